@@ -1,0 +1,3 @@
+"""chartcode: an open-source medical coding engine."""
+
+__version__ = "0.1.0"
