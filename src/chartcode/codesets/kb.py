@@ -267,7 +267,29 @@ class KnowledgeBase:
             raw = [(s.effective_from, s.effective_to) for s in icd10cm.validity_spans(self.conn, code)]
         else:
             raw = list(procedures.procedure_validity_spans(self.conn, code))
+            if not raw:
+                raw = self._file_spans(system, code)
         return _merge_spans(raw)
+
+    def _file_spans(self, system: str, code: str) -> list[tuple[date, date | None]]:
+        """Without a validity history, a HCPCS quarter file or a CPT year file vouches for its own period."""
+        out: list[tuple[date, date | None]] = []
+        if system == "cpt":
+            for rel in self.dataset_releases("cpt"):
+                if procedures.cpt_description(self.conn, rel.id, code) is not None:
+                    out.append((rel.effective_from, rel.effective_to))
+            return out
+        for rel in self.dataset_releases("hcpcs-level2"):
+            row = procedures.hcpcs_row(self.conn, rel.id, code)
+            if row is None:
+                continue
+            start = max(rel.effective_from, row.add_date or rel.effective_from)
+            end = rel.effective_to
+            if row.term_date is not None:
+                end = row.term_date if end is None else min(end, row.term_date)
+            if end is None or start <= end:
+                out.append((start, end))
+        return out
 
     def _icd_header(self, code: str, day: date | None) -> str | None:
         release = self.release_for("icd10cm-tabular", day, nearest=True)
