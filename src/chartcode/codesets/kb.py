@@ -328,7 +328,7 @@ class KnowledgeBase:
         if day is not None and not validity.valid:
             if validity.spans:
                 raise CodeNotValidOnDateError(validity.message, "use a code valid on the date of service.")
-            if not result.hierarchy:
+            if result.description is None:
                 raise UnknownCodeError(validity.message, "check the code.")
         return result
 
