@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from datetime import date
 from pathlib import Path
 
@@ -478,10 +477,8 @@ def test_neoplasm_codes(db: sqlite3.Connection) -> None:
 def mirror_db(request: pytest.FixtureRequest) -> sqlite3.Connection:
     shared: Path = request.getfixturevalue("shared_data")
     conn = new_db()
-    started = time.perf_counter()
     for tree, name in OFFICIAL.items():
         load(conn, tree, shared / "icd10cm" / "fy2025" / name)
-    print(f"loaded the 4 index files in {time.perf_counter() - started:.2f} s")
     return conn
 
 
