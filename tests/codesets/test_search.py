@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import statistics
-import time
 from datetime import date
 from pathlib import Path
 
@@ -361,7 +359,7 @@ def mirror(request: pytest.FixtureRequest) -> sqlite3.Connection:
     shared: Path = request.getfixturevalue("shared_data")
     conn = sqlite3.connect(":memory:")
     load_trees(conn, shared / "icd10cm" / "fy2025")
-    assert fmt.build_search_index(conn) > 200_000
+    assert fmt.build_search_index(conn) == 118_415  # index-tree documents only
     return conn
 
 
@@ -377,28 +375,3 @@ def test_mirror_search(mirror: sqlite3.Connection) -> None:
     assert codes(ix.search(mirror, "mild intermittent asthma"))[0] == "J45.20"
     assert codes(ix.search(mirror, "acetaminophen adverse effect"))[0] == "T39.1X5"
     assert codes(ix.search(mirror, "E11.22")) == ["E11.22"]
-
-
-@pytest.mark.integration
-def test_mirror_timing_is_reported(mirror: sqlite3.Connection) -> None:
-    queries = [
-        "type 2 diabetes with chronic kidney disease",
-        "aspiration pneumonia",
-        "hypertension with heart failure",
-        "chest pain",
-        "fracture",
-        "pneumonia",
-        "acetaminophen poisoning",
-        "urinary tract infection",
-        "copd exacerbation",
-        "lung cancer",
-    ]
-    timings = []
-    for text in queries:
-        ix.search(mirror, text)
-        started = time.perf_counter()
-        for _ in range(5):
-            assert ix.search(mirror, text)
-        timings.append((time.perf_counter() - started) / 5 * 1000)
-    # reported only: timings depend on the machine
-    print(f"median {statistics.median(timings):.2f} ms, max {max(timings):.2f} ms per query")
