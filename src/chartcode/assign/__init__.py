@@ -1,0 +1,1 @@
+"""From mentions to codes: index navigation, tabular conventions, policies and sequencing."""

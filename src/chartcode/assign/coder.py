@@ -1,0 +1,553 @@
+"""ICD-10-CM diagnosis coding along the coder's path: mention → Alphabetic Index → Tabular.
+
+For every mention of an index main term the coder walks the index the way a certified coder does:
+from the main term down through the subterms whose words the note documents (nonessential
+modifiers never need to be present; "with"/"in"/"due to" subterms link conditions documented
+together, Guideline I.A.15), following "see" references and the Neoplasm Table. Mentions of a
+tabular title or inclusion term propose that code directly. Every code is then verified in the
+Tabular List for the date of service: a header is refined to the documented (or unspecified)
+subdivision, the 7th character and placeholder X are added, and a code not valid and billable on
+that date is never emitted. The policy decides which mentions count (context: negated, uncertain,
+historical, family, hypothetical) and the sequencing.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import date
+
+from chartcode.assign.api import CodedDiagnosis, CodingOptions, CodingResult, Evidence
+from chartcode.assign.lexicon import (
+    GENERIC_MAIN_TERMS,
+    SELF_CODING_GENERIC,
+    STOP,
+    SYNONYMS,
+    IndexTree,
+    Lexicon,
+    Node,
+    build_lexicon,
+    content_words,
+)
+from chartcode.codesets.kb import KnowledgeBase
+from chartcode.errors import InputError
+from chartcode.text.context import Mention, TermMatcher, find_mentions
+from chartcode.text.document import Document, load_document
+from chartcode.text.sentences import BREAK, phrase_key
+
+CONNECTIVES = {"with": "with", "in": "in", "due to": "due to", "associated with": "with", "complicated by": "with"}
+# Main terms whose "with" subterms are presumed linked anywhere in the document (Guideline I.A.15).
+DOCUMENT_WIDE_WITH = frozenset(phrase_key(w) for w in ("diabetes", "diabetic", "hypertension", "hypertensive"))
+WINDOW_BEFORE = 6
+WINDOW_AFTER = 10
+SECTION_RANK = {
+    "assessment_and_plan": 0, "assessment": 0, "diagnoses": 0, "impression": 0, "discharge_diagnoses": 0,
+    "chief_complaint": 1, "hpi": 2, "plan": 3,
+}
+EPISODE_CHAR = {"initial": "A", "subsequent": "D", "sequela": "S"}
+_NEOPLASM_COLUMNS = {
+    "primary": "Malignant Primary", "secondary": "Malignant Secondary", "in situ": "Ca in situ",
+    "benign": "Benign", "uncertain": "Uncertain Behavior", "unspecified": "Unspecified Behavior",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    code: str
+    mention: Mention
+    rationale: str
+    path: str | None
+    score: float  # specificity: words of the note the code accounts for
+    confidence: float
+    guideline: str | None = None
+    status: str = "present"
+    start: int = -1
+    end: int = -1
+    window: frozenset[str] = frozenset()  # note words around the mention (for history walks)
+
+
+class Coder:
+    """Codes documents against one knowledge base. Build once, reuse (lexicons are cached per release)."""
+
+    def __init__(self, kb: KnowledgeBase, blocked: frozenset[tuple[str, str]] | None = None) -> None:
+        self.kb = kb
+        self.blocked = calibration() if blocked is None else blocked
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[str, ...], tuple[Lexicon, TermMatcher, TermMatcher]] = {}
+
+    # --- releases and lexicon ------------------------------------------------------------------
+
+    def lexicon_for(self, day: date | None) -> tuple[Lexicon, TermMatcher, TermMatcher]:
+        tab = self.kb.release_for("icd10cm-tabular", day, nearest=True)
+        if tab is None:
+            raise InputError(
+                "no ICD-10-CM tabular release is installed.",
+                "install the code sets: `chartcode codesets install --source DIR`.",
+            )
+        index_releases: dict[str, str] = {}
+        for tree in ("index", "neoplasm", "drug"):
+            rel = self.kb.release_for(f"icd10cm-{tree}", day, nearest=True)
+            if rel is not None:
+                index_releases[tree] = rel.id
+        key = (tab.id, *sorted(index_releases.values()))
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is None:
+                lex = build_lexicon(self.kb.conn, tab.id, index_releases)
+                anchors = TermMatcher(lex.index.main_by_key if lex.index else ())
+                terms = TermMatcher(lex.terms)
+                cached = (lex, anchors, terms)
+                self._cache[key] = cached
+        return cached
+
+    # --- the job -------------------------------------------------------------------------------
+
+    def code(self, text: str | bytes, options: CodingOptions | None = None) -> CodingResult:
+        options = options or CodingOptions()
+        kept, lex, doc, warnings = self._run(text, options)
+        return CodingResult(
+            diagnoses=tuple(_merge(kept, lex, doc, options)),
+            release=lex.release,
+            date_of_service=options.date_of_service.isoformat() if options.date_of_service else None,
+            policy=options.policy,
+            setting=options.setting,
+            warnings=tuple(warnings),
+        )
+
+    def trace(self, text: str | bytes, options: CodingOptions) -> list[tuple[str, str]]:
+        """(mention key, code) of every code the coder keeps, before merging (for calibration)."""
+        kept, _, _, _ = self._run(text, options)
+        return [(c.mention.normalized, c.code) for c in kept]
+
+    def _run(self, text: str | bytes, options: CodingOptions
+             ) -> tuple[list[Candidate], Lexicon, Document, list[str]]:
+        day = options.date_of_service
+        if day is not None:
+            self.kb.check_covered("icd10cm", day)
+        lex, anchors, terms = self.lexicon_for(day)
+        doc = load_document(text)
+        warnings: list[str] = []
+        if day is None:
+            warnings.append(f"no date of service: coded with the newest installed release ({lex.release})")
+        candidates: list[Candidate] = []
+        anchor_mentions = find_mentions(doc, anchors)
+        doc_words = _affirmed_words(doc, anchor_mentions)
+        for m in anchor_mentions:
+            candidates.extend(self._walk_mention(doc, m, lex, doc_words))
+        for m in find_mentions(doc, terms):
+            candidates.extend(self._term_mention(m, lex))
+        resolved = [
+            c for c in (self._billable(c, lex, day) for c in candidates)
+            if c is not None and (c.mention.normalized, c.code) not in self.blocked
+        ]
+        kept = _apply_policy(resolved, options, lambda c: self._history_code(c, lex, day))
+        kept = _prefer_specific(kept)
+        kept = self._resolve_excludes1(kept, lex)
+        kept.extend(self._use_additional(kept, doc, lex, day))
+        return kept, lex, doc, warnings
+
+    # --- index walk ----------------------------------------------------------------------------
+
+    def _walk_mention(self, doc: Document, m: Mention, lex: Lexicon, doc_words: frozenset[str]
+                      ) -> list[Candidate]:
+        tree = lex.index
+        if tree is None:
+            return []
+        ids = tree.main_by_key.get(m.normalized, [])
+        if not ids:
+            return []
+        window, phrase = _window_words(doc, m)
+        own = frozenset(m.normalized.split())
+        out: list[Candidate] = []
+        for main_id in ids[:2]:
+            main = tree.nodes[main_id]
+            generic = m.normalized in GENERIC_MAIN_TERMS
+            wide = doc_words if m.normalized in DOCUMENT_WIDE_WITH else frozenset()
+            path, used = _walk(tree, main_id, window - own, wide - own, phrase)
+            node = tree.nodes[path[-1]]
+            depth = len(path) - 1
+            if generic and depth == 0 and m.normalized not in SELF_CODING_GENERIC:
+                continue
+            code, where, rationale = _code_along(tree, path)
+            if code is None and node.see:
+                code, where, rationale = self._follow_see(tree, lex, node, window - own - used)
+            if code is None:
+                continue
+            guideline = "I.A.15" if any(tree.nodes[p].title.lower() in CONNECTIVES for p in path) else None
+            out.append(Candidate(
+                code=code, mention=m, rationale=rationale, path=where,
+                score=len(own) + len(used), confidence=0.6 + min(0.3, 0.1 * depth),
+                guideline=guideline, start=m.start, end=m.end, window=window,
+            ))
+            break
+        return out
+
+    def _follow_see(self, tree: IndexTree, lex: Lexicon, node: Node, words: frozenset[str]
+                    ) -> tuple[str | None, str, str]:
+        see = node.see or ""
+        if see.lower().startswith("neoplasm") and lex.neoplasm is not None:
+            return _neoplasm_code(lex.neoplasm, see, words)
+        target = tree.resolve_see(see)
+        if target is None:
+            return None, "", ""
+        path, _ = _walk(tree, target, words, frozenset())
+        code, where, rationale = _code_along(tree, path)
+        return code, where, f"see {see}: {rationale}" if code else ""
+
+    # --- tabular terms -------------------------------------------------------------------------
+
+    def _term_mention(self, m: Mention, lex: Lexicon) -> list[Candidate]:
+        entries = lex.terms.get(m.normalized, [])
+        out = []
+        seen: set[str] = set()
+        for e in entries[:3]:
+            if e.code in seen:
+                continue
+            seen.add(e.code)
+            what = "tabular title" if e.source == "description" else "inclusion term"
+            out.append(Candidate(
+                code=e.code, mention=m, rationale=f"{what} '{e.text}' ({e.code})", path=None,
+                score=len(m.normalized.split()) + 0.5, confidence=0.8 if e.source == "description" else 0.75,
+                start=m.start, end=m.end,
+            ))
+        return out
+
+    # --- tabular verification ------------------------------------------------------------------
+
+    def _billable(self, c: Candidate, lex: Lexicon, day: date | None) -> Candidate | None:
+        code = refine_code(c.code, lex, c.mention)
+        if code is None:
+            return None
+        if not self.kb.validity(code, day, "icd10cm").valid:
+            return None
+        if code != c.code:
+            c = replace(c, rationale=f"{c.rationale}; Tabular: {c.code} → {code}")
+        return replace(c, code=code)
+
+    def _history_code(self, c: Candidate, lex: Lexicon, day: date | None) -> Candidate | None:
+        """History of / family history of a condition: the index's History entries (Z80-Z87)."""
+        tree = lex.index
+        if tree is None:
+            return None
+        kind = "family" if c.mention.family else "personal"
+        history = tree.main_by_key.get("history")
+        if not history:
+            return None
+        branch = next((k for k in tree.nodes[history[0]].children if tree.nodes[k].title.lower().startswith(kind)),
+                      None)
+        if branch is None:
+            return None
+        words = with_synonyms(w for w in c.mention.normalized.split() if w not in STOP) | c.window
+        path, used = _walk(tree, branch, words, frozenset(), c.mention.normalized)
+        if not used:
+            return None
+        code, where, rationale = _code_along(tree, path)
+        if code is None:
+            return None
+        refined = refine_code(code, lex, c.mention)
+        if refined is None or not self.kb.validity(refined, day, "icd10cm").valid:
+            return None
+        return replace(c, code=refined, rationale=f"{kind} history: {rationale}", path=where,
+                       guideline="I.C.21.c.4", status="family history" if kind == "family" else "history")
+
+    def _resolve_excludes1(self, kept: list[Candidate], lex: Lexicon) -> list[Candidate]:
+        """Guideline I.A.12.a: two codes in an Excludes1 relation are not reported together; the code
+        whose note excludes the other gives way (the other is the more specific or combination code)."""
+        from chartcode.codesets import icd10cm
+
+        codes = sorted({c.code for c in kept})
+        drop: set[str] = set()
+        for i, a in enumerate(codes):
+            for b in codes[i + 1:]:
+                if a[:3] == b[:3] or a in drop or b in drop:
+                    continue
+                if icd10cm.excludes1_conflict(self.kb.conn, lex.release, a, b) is None:
+                    continue
+                if _note_excludes(self.kb, lex.release, a, b):
+                    drop.add(a)
+                else:
+                    drop.add(b)
+        return [c for c in kept if c.code not in drop]
+
+    def _use_additional(self, kept: list[Candidate], doc: Document, lex: Lexicon, day: date | None
+                        ) -> list[Candidate]:
+        """Follow "Use additional code" notes whose subject the note documents (e.g. insulin → Z79.4)."""
+        from chartcode.codesets import icd10cm
+
+        have = {c.code for c in kept}
+        words = frozenset(doc.expanded.tokens.norm)
+        out: list[Candidate] = []
+        for c in list(kept):
+            if c.code[0] == "Z":
+                continue
+            conv = icd10cm.conventions(self.kb.conn, lex.release, c.code)
+            for note in conv.use_additional:
+                if len(note.targets) != 1 or note.targets[0][0] != note.targets[0][1]:
+                    continue
+                target = note.targets[0][0]
+                if target in have or target not in lex.billable:
+                    continue
+                subject = content_words(note.text.split("(")[0]) - {"code", "identify", "use", "additional"}
+                if subject and subject <= words and self.kb.validity(target, day, "icd10cm").valid:
+                    have.add(target)
+                    out.append(replace(c, code=target, rationale=f"use additional code at {note.source_code}: "
+                                       f"{note.text}", path=None, guideline="I.A.13", confidence=0.6))
+        return out
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+@functools.cache
+def calibration() -> frozenset[tuple[str, str]]:
+    """(mention key, code) pairs that were rarely right on the CodiEsp *train* split (see
+    scripts/calibrate.py and docs/EVALUATION.md): words of everyday English that are also index
+    main terms ("examination", "rest", "pattern") and similar false friends."""
+    from importlib import resources
+
+    path = resources.files("chartcode.assign").joinpath("data/calibration.json")
+    if not path.is_file():
+        return frozenset()
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return frozenset((key, code) for key, code, *_ in data["blocked"])
+
+
+def _note_excludes(kb: KnowledgeBase, release: str, a: str, b: str) -> bool:
+    """Does an Excludes1 note at ``a`` (or its ancestors) name ``b``?"""
+    from chartcode.codesets import icd10cm
+
+    conv = icd10cm.conventions(kb.conn, release, a)
+    return any(icd10cm.covers(t, b) for n in conv.excludes1 for t in n.targets)
+
+
+def _window_words(doc: Document, m: Mention) -> tuple[frozenset[str], str]:
+    ts = doc.expanded.tokens
+    i0, i1 = ts.sentences[m.sentence]
+    # token index of the mention: first token whose original start >= m.start
+    first = next((i for i in range(i0, i1) if ts.ostart[i] >= m.start), i0)
+    last = next((i for i in range(first, i1) if ts.oend[i] >= m.end), i1 - 1)
+    lo = max(i0, first - WINDOW_BEFORE)
+    hi = min(i1, last + 1 + WINDOW_AFTER)
+    norms = [w for w in ts.norm[lo:hi] if w and w != BREAK]
+    return with_synonyms(w for w in norms if w not in STOP), " ".join(norms)
+
+
+def with_synonyms(words: Iterable[str]) -> frozenset[str]:
+    out = set(words)
+    for w in list(out):
+        out.update(SYNONYMS.get(w, ()))
+    return frozenset(out)
+
+
+def _affirmed_words(doc: Document, mentions: Iterable[Mention]) -> frozenset[str]:
+    words: set[str] = set()
+    ts = doc.expanded.tokens
+    negated_sentences = {m.sentence for m in mentions if m.negated}
+    for k, (i0, i1) in enumerate(ts.sentences):
+        if k not in negated_sentences:
+            words.update(w for w in ts.norm[i0:i1] if w and w not in STOP)
+    return frozenset(words)
+
+
+def _walk(tree: IndexTree, start: int, words: frozenset[str], wide: frozenset[str], phrase: str = ""
+          ) -> tuple[list[int], frozenset[str]]:
+    """Descend from ``start`` through the subterms the note documents. Returns the path and the
+    note words it used. ``phrase`` is the note's text (normalised) for subterms with numbers."""
+    phrase = f" {phrase} "
+    path = [start]
+    used: set[str] = set()
+    node = tree.nodes[start]
+    while True:
+        best: tuple[float, list[int], frozenset[str]] | None = None
+        for child_id in node.children:
+            child = tree.nodes[child_id]
+            title = child.title.lower()
+            if title in CONNECTIVES:
+                pool = words | wide
+                for gc_id in child.children:
+                    gc = tree.nodes[gc_id]
+                    if gc.phrase and f" {gc.phrase} " not in phrase:
+                        continue
+                    if gc.words and gc.words <= pool - used:
+                        score = len(gc.words) + 0.1
+                        if best is None or score > best[0]:
+                            best = (score, [child_id, gc_id], gc.words)
+                continue
+            if title.startswith("without") and "without" not in words:
+                continue
+            cw = child.words
+            if child.phrase and f" {child.phrase} " not in phrase:
+                continue  # "stage 4", "type 2": numbers count only in their own phrase
+            if cw and cw <= words - used:
+                score = float(len(cw))
+                if best is None or score > best[0]:
+                    best = (score, [child_id], cw)
+        if best is None:
+            return path, frozenset(used)
+        path.extend(best[1])
+        used |= best[2]
+        node = tree.nodes[path[-1]]
+
+
+def _code_along(tree: IndexTree, path: list[int]) -> tuple[str | None, str, str]:
+    """The code of the deepest node on the path that has one, with the path that reached it."""
+    for node_id in reversed(path):
+        node = tree.nodes[node_id]
+        if node.code:
+            where = tree.format_path(node_id)
+            return node.code, where, f"Index: {where} → {node.code}"
+    return None, "", ""
+
+
+def _neoplasm_code(tree: IndexTree, see: str, words: frozenset[str]) -> tuple[str | None, str, str]:
+    """Neoplasm Table: the site the note names, the column the behaviour names."""
+    import json
+
+    behaviour = "unspecified"
+    low = see.lower()
+    for key in ("in situ", "benign", "uncertain", "malignant"):
+        if key in low:
+            behaviour = "primary" if key == "malignant" else key
+    if behaviour == "primary" and words & {"metastasis", "metastatic", "metastase", "secondary"}:
+        behaviour = "secondary"
+    mains = tree.main_by_key.get("neoplasm") or next(iter(tree.main_by_key.values()), [])
+    if not mains:
+        return None, "", ""
+    path, _ = _walk(tree, mains[0], words, frozenset())
+    for node_id in reversed(path):
+        cells = json.loads(tree.nodes[node_id].cells or "{}")
+        code = cells.get(_NEOPLASM_COLUMNS[behaviour])
+        if code:
+            where = f"{tree.format_path(node_id)} ({_NEOPLASM_COLUMNS[behaviour]})"
+            return code, where, f"Neoplasm Table: {where} → {code}"
+    return None, "", ""
+
+
+def refine_code(code: str, lex: Lexicon, mention: Mention | None) -> str | None:
+    """From an index or table code (maybe incomplete: "C79.8-", "T39.1X5", "M17.1") to a billable code."""
+    code = code.strip().rstrip("-").rstrip(".").upper()
+    if not code:
+        return None
+    for _ in range(6):
+        if code in lex.billable:
+            return code
+        kids = lex.children.get(code)
+        if not kids:
+            return None
+        code = _choose_child(kids, lex, mention)
+    return code if code in lex.billable else None
+
+
+def _choose_child(kids: list[str], lex: Lexicon, mention: Mention | None) -> str:
+    attrs = mention.attributes if mention is not None else None
+    if all(len(k.replace(".", "")) == 7 for k in kids):  # 7th-character variants
+        episode = getattr(attrs, "episode", None) if attrs is not None else None
+        want = EPISODE_CHAR.get(str(episode), "A")
+        for k in kids:
+            if k.endswith(want):
+                return k
+        return kids[0]
+    laterality = getattr(attrs, "laterality", None) if attrs is not None else None
+    def desc(k: str) -> str:
+        return (lex.billable.get(k) or lex.headers.get(k) or "").lower()
+    if laterality:
+        side = {"right": "right", "left": "left", "bilateral": "bilateral"}.get(str(laterality))
+        if side:
+            for k in kids:
+                if side in desc(k):
+                    return k
+    for k in kids:
+        d = desc(k)
+        if "unspecified" in d or d.endswith(" nos"):
+            return k
+    for k in kids:
+        if k.endswith("9"):
+            return k
+    return kids[0]
+
+
+def _apply_policy(cands: list[Candidate], options: CodingOptions, history: object) -> list[Candidate]:
+    out: list[Candidate] = []
+    for c in cands:
+        m = c.mention
+        if m.negated or m.hypothetical:
+            continue
+        if options.policy == "all-mentions":
+            if m.family:
+                continue
+            status = "uncertain" if m.uncertain else "history" if m.historical else "present"
+            out.append(replace(c, status=status))
+            continue
+        if m.family or m.historical:
+            h = history(c)  # type: ignore[operator]
+            if h is not None:
+                out.append(h)
+            continue
+        if m.uncertain:
+            if options.setting == "outpatient":
+                continue  # IV.H: code the signs and symptoms instead (they are separate mentions)
+            out.append(replace(c, guideline="II.H", status="uncertain, coded as established",
+                               confidence=c.confidence * 0.8))
+            continue
+        out.append(c)
+    if options.policy == "billing":
+        out = _drop_integral_symptoms(out)
+    return out
+
+
+def _drop_integral_symptoms(cands: list[Candidate]) -> list[Candidate]:
+    """Guideline I.B.5: signs and symptoms in the same sentence as a confirmed diagnosis are integral."""
+    confirmed = {c.mention.sentence for c in cands if not c.code.startswith("R") and c.status == "present"}
+    return [c for c in cands if not (c.code.startswith("R") and c.mention.sentence in confirmed)]
+
+
+def _prefer_specific(cands: list[Candidate]) -> list[Candidate]:
+    """Where candidates of one category overlap in the note, keep the most specific one."""
+    out: list[Candidate] = []
+    order = sorted(cands, key=lambda c: (-c.score, -len(c.code)))
+    for c in order:
+        clash = any(
+            o.code[:3] == c.code[:3] and o.code != c.code and o.start < c.end and c.start < o.end
+            for o in out
+        )
+        if not clash:
+            out.append(c)
+    return sorted(out, key=lambda c: (c.start, c.code))
+
+
+def _drop_unspecified_siblings(cands: list[Candidate], lex: Lexicon) -> list[Candidate]:
+    """Code to the highest specificity documented: an unspecified code gives way to a specific code
+    of the same category found elsewhere in the note (Guideline I.B.2 / I.A.9)."""
+    codes = {c.code for c in cands}
+
+    def unspecified(code: str) -> bool:
+        d = lex.billable.get(code, "").lower()
+        return "unspecified" in d or code.replace(".", "").endswith("9") and "other" not in d
+
+    return [
+        c for c in cands
+        if not (unspecified(c.code) and any(o[:3] == c.code[:3] and o != c.code and not unspecified(o) for o in codes))
+    ]
+
+
+def _merge(cands: list[Candidate], lex: Lexicon, doc: Document, options: CodingOptions) -> list[CodedDiagnosis]:
+    cands = _drop_unspecified_siblings(cands, lex)
+    by_code: dict[str, list[Candidate]] = {}
+    for c in cands:
+        by_code.setdefault(c.code, []).append(c)
+    out = []
+    for code, group in by_code.items():
+        best = max(group, key=lambda c: (c.confidence, c.score))
+        evidence = tuple(sorted({Evidence(c.start, c.end, doc.text[c.start:c.end]) for c in group},
+                                key=lambda e: e.start))
+        rank = min(SECTION_RANK.get(c.mention.section or "", 5) for c in group)
+        out.append((rank, min(c.start for c in group), CodedDiagnosis(
+            code=code, description=lex.billable[code], evidence=evidence, rationale=best.rationale,
+            confidence=round(min(0.99, best.confidence + 0.05 * (len(group) - 1)), 2), guideline=best.guideline,
+            path=best.path, status=best.status,
+        )))
+    out.sort(key=lambda t: (t[0], t[1]) if options.policy == "billing" else (t[1], 0))
+    return [d for _, _, d in out]
