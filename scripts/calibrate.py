@@ -45,11 +45,20 @@ def main() -> None:
         for (k, c), n in seen.items()
         if n >= MIN_COUNT and right[(k, c)] / n < MAX_PRECISION
     )
-    OUT.write_text(json.dumps({
-        "about": "Learned from the CodiEsp train split by scripts/calibrate.py: (mention key, code, times "
-                 "proposed, precision) pairs the coder does not emit.",
-        "min_count": MIN_COUNT, "max_precision": MAX_PRECISION, "blocked": blocked,
-    }, indent=1) + "\n")
+    OUT.write_text(
+        json.dumps(
+            {
+                "about": "Learned from the CodiEsp train split by scripts/calibrate.py: "
+                "(mention key, code, times "
+                "proposed, precision) pairs the coder does not emit.",
+                "min_count": MIN_COUNT,
+                "max_precision": MAX_PRECISION,
+                "blocked": blocked,
+            },
+            indent=1,
+        )
+        + "\n"
+    )
     print(f"{len(blocked)} pairs blocked of {len(seen)} seen; written to {OUT}")
 
 

@@ -80,7 +80,7 @@ class _LineError(Exception):
 
 
 def _input_error(line: int, problem: str, fix: str) -> InputError:
-    return InputError(f"line {line}: {problem}", fix)
+    return InputError(f"line {line} {problem}", fix)
 
 
 def _clean_id(value: Any) -> str | int | None:
@@ -122,17 +122,17 @@ def parse_line(raw: Line, line: int, defaults: CodingOptions) -> tuple[str | int
             stripped = stripped.decode("utf-8")
         except UnicodeDecodeError:
             raise _LineError(
-                None, _input_error(line, "not valid UTF-8.", "save the file as UTF-8.")
+                None, _input_error(line, "is not valid UTF-8.", "save the file as UTF-8.")
             ) from None
     if not stripped.strip():
-        raise _LineError(None, _input_error(line, "the line is empty.", f"{_JSON_FIX} Remove blank lines."))
+        raise _LineError(None, _input_error(line, "is empty.", f"{_JSON_FIX} Remove blank lines."))
     try:
         obj = json.loads(stripped)
     except json.JSONDecodeError as exc:
-        problem = f"not valid JSON ({exc.msg} at column {exc.colno})."
+        problem = f"is not valid JSON ({exc.msg} at column {exc.colno})."
         raise _LineError(None, _input_error(line, problem, _JSON_FIX)) from None
     if not isinstance(obj, dict):
-        raise _LineError(None, _input_error(line, f"{_json_kind(obj)}, not a JSON object.", _JSON_FIX))
+        raise _LineError(None, _input_error(line, f"is {_json_kind(obj)}, not a JSON object.", _JSON_FIX))
 
     ident = _clean_id(obj.get("id"))
 
@@ -212,6 +212,15 @@ def error_record(line: int, line_id: str | int | None, error: ChartcodeError) ->
     }
 
 
+def _jsonable(value: Any) -> Any:
+    """Tuples (from ``dataclasses.asdict``) as lists, so a record equals its JSON round trip."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
 class LineCoder:
     """Codes one input line into one output record; never raises for a bad line or a coder failure."""
 
@@ -237,7 +246,7 @@ class LineCoder:
                 "report it as a bug with the line number; the other lines are not affected.",
             )
             return error_record(line, ident, failure)
-        record: Record = {"id": ident, **result.to_dict()}
+        record: Record = {"id": ident, **_jsonable(result.to_dict())}
         if self.timing:
             record["seconds"] = time.perf_counter() - start
         return record

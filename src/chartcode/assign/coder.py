@@ -38,19 +38,37 @@ from chartcode.text.context import Mention, TermMatcher, find_mentions
 from chartcode.text.document import Document, load_document
 from chartcode.text.sentences import BREAK, phrase_key
 
-CONNECTIVES = {"with": "with", "in": "in", "due to": "due to", "associated with": "with", "complicated by": "with"}
+CONNECTIVES = {
+    "with": "with",
+    "in": "in",
+    "due to": "due to",
+    "associated with": "with",
+    "complicated by": "with",
+}
 # Main terms whose "with" subterms are presumed linked anywhere in the document (Guideline I.A.15).
-DOCUMENT_WIDE_WITH = frozenset(phrase_key(w) for w in ("diabetes", "diabetic", "hypertension", "hypertensive"))
+DOCUMENT_WIDE_WITH = frozenset(
+    phrase_key(w) for w in ("diabetes", "diabetic", "hypertension", "hypertensive")
+)
 WINDOW_BEFORE = 6
 WINDOW_AFTER = 10
 SECTION_RANK = {
-    "assessment_and_plan": 0, "assessment": 0, "diagnoses": 0, "impression": 0, "discharge_diagnoses": 0,
-    "chief_complaint": 1, "hpi": 2, "plan": 3,
+    "assessment_and_plan": 0,
+    "assessment": 0,
+    "diagnoses": 0,
+    "impression": 0,
+    "discharge_diagnoses": 0,
+    "chief_complaint": 1,
+    "hpi": 2,
+    "plan": 3,
 }
 EPISODE_CHAR = {"initial": "A", "subsequent": "D", "sequela": "S"}
 _NEOPLASM_COLUMNS = {
-    "primary": "Malignant Primary", "secondary": "Malignant Secondary", "in situ": "Ca in situ",
-    "benign": "Benign", "uncertain": "Uncertain Behavior", "unspecified": "Unspecified Behavior",
+    "primary": "Malignant Primary",
+    "secondary": "Malignant Secondary",
+    "in situ": "Ca in situ",
+    "benign": "Benign",
+    "uncertain": "Uncertain Behavior",
+    "unspecified": "Unspecified Behavior",
 }
 
 
@@ -122,8 +140,9 @@ class Coder:
         kept, _, _, _ = self._run(text, options)
         return [(c.mention.normalized, c.code) for c in kept]
 
-    def _run(self, text: str | bytes, options: CodingOptions
-             ) -> tuple[list[Candidate], Lexicon, Document, list[str]]:
+    def _run(
+        self, text: str | bytes, options: CodingOptions
+    ) -> tuple[list[Candidate], Lexicon, Document, list[str]]:
         day = options.date_of_service
         if day is not None:
             self.kb.check_covered("icd10cm", day)
@@ -140,7 +159,8 @@ class Coder:
         for m in find_mentions(doc, terms):
             candidates.extend(self._term_mention(m, lex))
         resolved = [
-            c for c in (self._billable(c, lex, day) for c in candidates)
+            c
+            for c in (self._billable(c, lex, day) for c in candidates)
             if c is not None and (c.mention.normalized, c.code) not in self.blocked
         ]
         kept = _apply_policy(resolved, options, lambda c: self._history_code(c, lex, day))
@@ -151,21 +171,21 @@ class Coder:
 
     # --- index walk ----------------------------------------------------------------------------
 
-    def _walk_mention(self, doc: Document, m: Mention, lex: Lexicon, doc_words: frozenset[str]
-                      ) -> list[Candidate]:
+    def _walk_mention(
+        self, doc: Document, m: Mention, lex: Lexicon, doc_words: frozenset[str]
+    ) -> list[Candidate]:
         tree = lex.index
         if tree is None:
             return []
         ids = tree.main_by_key.get(m.normalized, [])
         if not ids:
             return []
-        window, phrase = _window_words(doc, m)
+        window, sentence, phrase = _window_words(doc, m)
         own = frozenset(m.normalized.split())
         out: list[Candidate] = []
         for main_id in ids[:2]:
-            main = tree.nodes[main_id]
             generic = m.normalized in GENERIC_MAIN_TERMS
-            wide = doc_words if m.normalized in DOCUMENT_WIDE_WITH else frozenset()
+            wide = sentence | doc_words if m.normalized in DOCUMENT_WIDE_WITH else sentence
             path, used = _walk(tree, main_id, window - own, wide - own, phrase)
             node = tree.nodes[path[-1]]
             depth = len(path) - 1
@@ -177,16 +197,26 @@ class Coder:
             if code is None:
                 continue
             guideline = "I.A.15" if any(tree.nodes[p].title.lower() in CONNECTIVES for p in path) else None
-            out.append(Candidate(
-                code=code, mention=m, rationale=rationale, path=where,
-                score=len(own) + len(used), confidence=0.6 + min(0.3, 0.1 * depth),
-                guideline=guideline, start=m.start, end=m.end, window=window,
-            ))
+            out.append(
+                Candidate(
+                    code=code,
+                    mention=m,
+                    rationale=rationale,
+                    path=where,
+                    score=len(own) + len(used),
+                    confidence=0.6 + min(0.3, 0.1 * depth),
+                    guideline=guideline,
+                    start=m.start,
+                    end=m.end,
+                    window=window,
+                )
+            )
             break
         return out
 
-    def _follow_see(self, tree: IndexTree, lex: Lexicon, node: Node, words: frozenset[str]
-                    ) -> tuple[str | None, str, str]:
+    def _follow_see(
+        self, tree: IndexTree, lex: Lexicon, node: Node, words: frozenset[str]
+    ) -> tuple[str | None, str, str]:
         see = node.see or ""
         if see.lower().startswith("neoplasm") and lex.neoplasm is not None:
             return _neoplasm_code(lex.neoplasm, see, words)
@@ -208,11 +238,18 @@ class Coder:
                 continue
             seen.add(e.code)
             what = "tabular title" if e.source == "description" else "inclusion term"
-            out.append(Candidate(
-                code=e.code, mention=m, rationale=f"{what} '{e.text}' ({e.code})", path=None,
-                score=len(m.normalized.split()) + 0.5, confidence=0.8 if e.source == "description" else 0.75,
-                start=m.start, end=m.end,
-            ))
+            out.append(
+                Candidate(
+                    code=e.code,
+                    mention=m,
+                    rationale=f"{what} '{e.text}' ({e.code})",
+                    path=None,
+                    score=len(m.normalized.split()) + 0.5,
+                    confidence=0.8 if e.source == "description" else 0.75,
+                    start=m.start,
+                    end=m.end,
+                )
+            )
         return out
 
     # --- tabular verification ------------------------------------------------------------------
@@ -236,8 +273,9 @@ class Coder:
         history = tree.main_by_key.get("history")
         if not history:
             return None
-        branch = next((k for k in tree.nodes[history[0]].children if tree.nodes[k].title.lower().startswith(kind)),
-                      None)
+        branch = next(
+            (k for k in tree.nodes[history[0]].children if tree.nodes[k].title.lower().startswith(kind)), None
+        )
         if branch is None:
             return None
         words = with_synonyms(w for w in c.mention.normalized.split() if w not in STOP) | c.window
@@ -250,8 +288,14 @@ class Coder:
         refined = refine_code(code, lex, c.mention)
         if refined is None or not self.kb.validity(refined, day, "icd10cm").valid:
             return None
-        return replace(c, code=refined, rationale=f"{kind} history: {rationale}", path=where,
-                       guideline="I.C.21.c.4", status="family history" if kind == "family" else "history")
+        return replace(
+            c,
+            code=refined,
+            rationale=f"{kind} history: {rationale}",
+            path=where,
+            guideline="I.C.21.c.4",
+            status="family history" if kind == "family" else "history",
+        )
 
     def _resolve_excludes1(self, kept: list[Candidate], lex: Lexicon) -> list[Candidate]:
         """Guideline I.A.12.a: two codes in an Excludes1 relation are not reported together; the code
@@ -261,7 +305,7 @@ class Coder:
         codes = sorted({c.code for c in kept})
         drop: set[str] = set()
         for i, a in enumerate(codes):
-            for b in codes[i + 1:]:
+            for b in codes[i + 1 :]:
                 if a[:3] == b[:3] or a in drop or b in drop:
                     continue
                 if icd10cm.excludes1_conflict(self.kb.conn, lex.release, a, b) is None:
@@ -272,8 +316,9 @@ class Coder:
                     drop.add(b)
         return [c for c in kept if c.code not in drop]
 
-    def _use_additional(self, kept: list[Candidate], doc: Document, lex: Lexicon, day: date | None
-                        ) -> list[Candidate]:
+    def _use_additional(
+        self, kept: list[Candidate], doc: Document, lex: Lexicon, day: date | None
+    ) -> list[Candidate]:
         """Follow "Use additional code" notes whose subject the note documents (e.g. insulin → Z79.4)."""
         from chartcode.codesets import icd10cm
 
@@ -293,8 +338,16 @@ class Coder:
                 subject = content_words(note.text.split("(")[0]) - {"code", "identify", "use", "additional"}
                 if subject and subject <= words and self.kb.validity(target, day, "icd10cm").valid:
                     have.add(target)
-                    out.append(replace(c, code=target, rationale=f"use additional code at {note.source_code}: "
-                                       f"{note.text}", path=None, guideline="I.A.13", confidence=0.6))
+                    out.append(
+                        replace(
+                            c,
+                            code=target,
+                            rationale=f"use additional code at {note.source_code}: {note.text}",
+                            path=None,
+                            guideline="I.A.13",
+                            confidence=0.6,
+                        )
+                    )
         return out
 
 
@@ -323,16 +376,25 @@ def _note_excludes(kb: KnowledgeBase, release: str, a: str, b: str) -> bool:
     return any(icd10cm.covers(t, b) for n in conv.excludes1 for t in n.targets)
 
 
-def _window_words(doc: Document, m: Mention) -> tuple[frozenset[str], str]:
+CHUNK_BREAKERS = frozenset({BREAK, "and", "or", "but", "also", "plus"})
+
+
+def _window_words(doc: Document, m: Mention) -> tuple[frozenset[str], frozenset[str], str]:
+    """Words near the mention: its own chunk of the sentence (up to a comma, "and", "or"), the
+    whole sentence (for "with"/"in"/"due to" subterms), and the chunk as a phrase."""
     ts = doc.expanded.tokens
     i0, i1 = ts.sentences[m.sentence]
-    # token index of the mention: first token whose original start >= m.start
     first = next((i for i in range(i0, i1) if ts.ostart[i] >= m.start), i0)
     last = next((i for i in range(first, i1) if ts.oend[i] >= m.end), i1 - 1)
-    lo = max(i0, first - WINDOW_BEFORE)
-    hi = min(i1, last + 1 + WINDOW_AFTER)
-    norms = [w for w in ts.norm[lo:hi] if w and w != BREAK]
-    return with_synonyms(w for w in norms if w not in STOP), " ".join(norms)
+    lo = first
+    while lo > i0 and first - lo < WINDOW_BEFORE and ts.norm[lo - 1] not in CHUNK_BREAKERS:
+        lo -= 1
+    hi = last + 1
+    while hi < i1 and hi - last <= WINDOW_AFTER and ts.norm[hi] not in CHUNK_BREAKERS:
+        hi += 1
+    chunk = [w for w in ts.norm[lo:hi] if w and w != BREAK]
+    sentence = with_synonyms(w for w in ts.norm[i0:i1] if w and w != BREAK and w not in STOP)
+    return with_synonyms(w for w in chunk if w not in STOP), sentence, " ".join(chunk)
 
 
 def with_synonyms(words: Iterable[str]) -> frozenset[str]:
@@ -352,8 +414,9 @@ def _affirmed_words(doc: Document, mentions: Iterable[Mention]) -> frozenset[str
     return frozenset(words)
 
 
-def _walk(tree: IndexTree, start: int, words: frozenset[str], wide: frozenset[str], phrase: str = ""
-          ) -> tuple[list[int], frozenset[str]]:
+def _walk(
+    tree: IndexTree, start: int, words: frozenset[str], wide: frozenset[str], phrase: str = ""
+) -> tuple[list[int], frozenset[str]]:
     """Descend from ``start`` through the subterms the note documents. Returns the path and the
     note words it used. ``phrase`` is the note's text (normalised) for subterms with numbers."""
     phrase = f" {phrase} "
@@ -366,7 +429,7 @@ def _walk(tree: IndexTree, start: int, words: frozenset[str], wide: frozenset[st
             child = tree.nodes[child_id]
             title = child.title.lower()
             if title in CONNECTIVES:
-                pool = words | wide
+                pool = words | wide  # linked conditions may be anywhere in the sentence (or note)
                 for gc_id in child.children:
                     gc = tree.nodes[gc_id]
                     if gc.phrase and f" {gc.phrase} " not in phrase:
@@ -451,8 +514,10 @@ def _choose_child(kids: list[str], lex: Lexicon, mention: Mention | None) -> str
                 return k
         return kids[0]
     laterality = getattr(attrs, "laterality", None) if attrs is not None else None
+
     def desc(k: str) -> str:
         return (lex.billable.get(k) or lex.headers.get(k) or "").lower()
+
     if laterality:
         side = {"right": "right", "left": "left", "bilateral": "bilateral"}.get(str(laterality))
         if side:
@@ -489,8 +554,14 @@ def _apply_policy(cands: list[Candidate], options: CodingOptions, history: objec
         if m.uncertain:
             if options.setting == "outpatient":
                 continue  # IV.H: code the signs and symptoms instead (they are separate mentions)
-            out.append(replace(c, guideline="II.H", status="uncertain, coded as established",
-                               confidence=c.confidence * 0.8))
+            out.append(
+                replace(
+                    c,
+                    guideline="II.H",
+                    status="uncertain, coded as established",
+                    confidence=c.confidence * 0.8,
+                )
+            )
             continue
         out.append(c)
     if options.policy == "billing":
@@ -510,8 +581,7 @@ def _prefer_specific(cands: list[Candidate]) -> list[Candidate]:
     order = sorted(cands, key=lambda c: (-c.score, -len(c.code)))
     for c in order:
         clash = any(
-            o.code[:3] == c.code[:3] and o.code != c.code and o.start < c.end and c.start < o.end
-            for o in out
+            o.code[:3] == c.code[:3] and o.code != c.code and o.start < c.end and c.start < o.end for o in out
         )
         if not clash:
             out.append(c)
@@ -525,15 +595,21 @@ def _drop_unspecified_siblings(cands: list[Candidate], lex: Lexicon) -> list[Can
 
     def unspecified(code: str) -> bool:
         d = lex.billable.get(code, "").lower()
-        return "unspecified" in d or code.replace(".", "").endswith("9") and "other" not in d
+        return "unspecified" in d or (code.replace(".", "").endswith("9") and "other" not in d)
 
     return [
-        c for c in cands
-        if not (unspecified(c.code) and any(o[:3] == c.code[:3] and o != c.code and not unspecified(o) for o in codes))
+        c
+        for c in cands
+        if not (
+            unspecified(c.code)
+            and any(o[:3] == c.code[:3] and o != c.code and not unspecified(o) for o in codes)
+        )
     ]
 
 
-def _merge(cands: list[Candidate], lex: Lexicon, doc: Document, options: CodingOptions) -> list[CodedDiagnosis]:
+def _merge(
+    cands: list[Candidate], lex: Lexicon, doc: Document, options: CodingOptions
+) -> list[CodedDiagnosis]:
     cands = _drop_unspecified_siblings(cands, lex)
     by_code: dict[str, list[Candidate]] = {}
     for c in cands:
@@ -541,13 +617,27 @@ def _merge(cands: list[Candidate], lex: Lexicon, doc: Document, options: CodingO
     out = []
     for code, group in by_code.items():
         best = max(group, key=lambda c: (c.confidence, c.score))
-        evidence = tuple(sorted({Evidence(c.start, c.end, doc.text[c.start:c.end]) for c in group},
-                                key=lambda e: e.start))
+        evidence = tuple(
+            sorted(
+                {Evidence(c.start, c.end, doc.text[c.start : c.end]) for c in group}, key=lambda e: e.start
+            )
+        )
         rank = min(SECTION_RANK.get(c.mention.section or "", 5) for c in group)
-        out.append((rank, min(c.start for c in group), CodedDiagnosis(
-            code=code, description=lex.billable[code], evidence=evidence, rationale=best.rationale,
-            confidence=round(min(0.99, best.confidence + 0.05 * (len(group) - 1)), 2), guideline=best.guideline,
-            path=best.path, status=best.status,
-        )))
+        out.append(
+            (
+                rank,
+                min(c.start for c in group),
+                CodedDiagnosis(
+                    code=code,
+                    description=lex.billable[code],
+                    evidence=evidence,
+                    rationale=best.rationale,
+                    confidence=round(min(0.99, best.confidence + 0.05 * (len(group) - 1)), 2),
+                    guideline=best.guideline,
+                    path=best.path,
+                    status=best.status,
+                ),
+            )
+        )
     out.sort(key=lambda t: (t[0], t[1]) if options.policy == "billing" else (t[1], 0))
     return [d for _, _, d in out]

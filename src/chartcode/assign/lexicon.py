@@ -22,17 +22,93 @@ from chartcode.text.sentences import phrase_key
 
 # Main terms that are too generic to code on their own (administrative or vague words): they code
 # only when the walk reaches a subterm the note documents. Keys are normalised like mentions.
-GENERIC_MAIN_TERMS = frozenset(phrase_key(w) for w in
-    """
-    admission aftercare attention care checking counseling delivery encounter examination exposure follow
-    history maintenance observation person problem procedure screening status test testing use user
-    presence present patient pregnancy outcome late sequelae resistance long term long-term findings
-    finding state type situation absence removal replacement fitting adjustment evaluation visit
-    complication complications effect effects reaction disease disorder syndrome condition lesion
-    abnormal abnormality anomaly change defect degeneration deformity disturbance dysfunction
-    failure infection injury insufficiency mass neoplasm tumor growth malformation obstruction
-    pain follow-up old new other unknown acute chronic
-    """.split()
+GENERIC_MAIN_TERMS = frozenset(
+    phrase_key(w)
+    for w in [
+        "admission",
+        "aftercare",
+        "attention",
+        "care",
+        "checking",
+        "counseling",
+        "delivery",
+        "encounter",
+        "examination",
+        "exposure",
+        "follow",
+        "history",
+        "maintenance",
+        "observation",
+        "person",
+        "problem",
+        "procedure",
+        "screening",
+        "status",
+        "test",
+        "testing",
+        "use",
+        "user",
+        "presence",
+        "present",
+        "patient",
+        "pregnancy",
+        "outcome",
+        "late",
+        "sequelae",
+        "resistance",
+        "long",
+        "term",
+        "long-term",
+        "findings",
+        "finding",
+        "state",
+        "type",
+        "situation",
+        "absence",
+        "removal",
+        "replacement",
+        "fitting",
+        "adjustment",
+        "evaluation",
+        "visit",
+        "complication",
+        "complications",
+        "effect",
+        "effects",
+        "reaction",
+        "disease",
+        "disorder",
+        "syndrome",
+        "condition",
+        "lesion",
+        "abnormal",
+        "abnormality",
+        "anomaly",
+        "change",
+        "defect",
+        "degeneration",
+        "deformity",
+        "disturbance",
+        "dysfunction",
+        "failure",
+        "infection",
+        "injury",
+        "insufficiency",
+        "mass",
+        "neoplasm",
+        "tumor",
+        "growth",
+        "malformation",
+        "obstruction",
+        "pain",
+        "follow-up",
+        "old",
+        "new",
+        "other",
+        "unknown",
+        "acute",
+        "chronic",
+    ]
 )
 # Generic main terms that still code by themselves when nothing more specific is documented.
 SELF_CODING_GENERIC = frozenset(phrase_key(w) for w in ("pain", "infection", "mass", "injury"))
@@ -43,17 +119,42 @@ _DROP_SUFFIX = re.compile(
     r"unspecified (site|type|organism|part|cause|laterality))\b\s*$",
     re.IGNORECASE,
 )
-_LATIN_PLURALS = (("ix", "ices"), ("ex", "ices"), ("is", "es"), ("us", "i"), ("a", "ae"), ("um", "a"), ("on", "a"))
+_LATIN_PLURALS = (
+    ("ix", "ices"),
+    ("ex", "ices"),
+    ("is", "es"),
+    ("us", "i"),
+    ("a", "ae"),
+    ("um", "a"),
+    ("on", "a"),
+)
 # Words a note uses for what the index says otherwise (both directions are added to the context).
 SYNONYMS = {
-    "cancer": ("malignant", "neoplasm"), "carcinoma": ("malignant", "neoplasm"), "tumor": ("neoplasm",),
-    "tumour": ("neoplasm",), "malignancy": ("malignant", "neoplasm"), "renal": ("kidney",), "kidney": ("renal",),
-    "cardiac": ("heart",), "heart": ("cardiac",), "hepatic": ("liver",), "liver": ("hepatic",),
-    "pulmonary": ("lung",), "lung": ("pulmonary",), "gastric": ("stomach",), "stomach": ("gastric",),
-    "cerebral": ("brain",), "brain": ("cerebral",), "colon": ("colon",), "colonic": ("colon",),
-    "mi": ("myocardial", "infarction"), "stroke": ("infarction", "cerebral"),
+    "cancer": ("malignant", "neoplasm"),
+    "carcinoma": ("malignant", "neoplasm"),
+    "tumor": ("neoplasm",),
+    "tumour": ("neoplasm",),
+    "malignancy": ("malignant", "neoplasm"),
+    "renal": ("kidney",),
+    "kidney": ("renal",),
+    "cardiac": ("heart",),
+    "heart": ("cardiac",),
+    "hepatic": ("liver",),
+    "liver": ("hepatic",),
+    "pulmonary": ("lung",),
+    "lung": ("pulmonary",),
+    "gastric": ("stomach",),
+    "stomach": ("gastric",),
+    "cerebral": ("brain",),
+    "brain": ("cerebral",),
+    "colon": ("colon",),
+    "colonic": ("colon",),
+    "mi": ("myocardial", "infarction"),
+    "stroke": ("infarction", "cerebral"),
 }
-STOP = frozenset({"of", "the", "a", "an", "and", "or", "to", "in", "nos", "nec", "by", "for", "on", "at", "as"})
+STOP = frozenset(
+    {"of", "the", "a", "an", "and", "or", "to", "in", "nos", "nec", "by", "for", "on", "at", "as"}
+)
 
 
 @dataclass(slots=True)
@@ -207,14 +308,14 @@ class Lexicon:
     seventh: dict[str, list[str]]  # code where a 7th-character rule is defined -> allowed characters
 
 
-
 def build_lexicon(conn: sqlite3.Connection, tabular: str, index_releases: dict[str, str]) -> Lexicon:
     """Compile the lexicon for one tabular release and the index releases chosen for it."""
     billable: dict[str, str] = {}
     headers: dict[str, str] = {}
     children: dict[str, list[str]] = defaultdict(list)
     for code, desc, is_billable, parent in conn.execute(
-        "SELECT code, description, billable, parent FROM icd_codes WHERE release = ? ORDER BY code", (tabular,)
+        "SELECT code, description, billable, parent FROM icd_codes WHERE release = ? ORDER BY code",
+        (tabular,),
     ):
         (billable if is_billable else headers)[code] = desc
         if parent:
@@ -236,9 +337,7 @@ def build_lexicon(conn: sqlite3.Connection, tabular: str, index_releases: dict[s
     ):
         for key in description_variants(text):
             terms[key].append(TermEntry(code, "inclusion_term", text))
-    trees = {
-        tree: load_tree(conn, release, tree) for tree, release in index_releases.items()
-    }
+    trees = {tree: load_tree(conn, release, tree) for tree, release in index_releases.items()}
     return Lexicon(
         tabular,
         trees.get("index"),

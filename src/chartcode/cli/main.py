@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from chartcode import __version__
-from chartcode.cli import codesets
+from chartcode.cli import codesets, coding
 from chartcode.cli.output import Format, console, handle_errors, render
 
 app = typer.Typer(
@@ -17,6 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(codesets.app, name="codesets")
+coding.register(app)
 
 DateOption = Annotated[
     str | None, typer.Option("--date", help="Date of service, YYYY-MM-DD (default: newest release).")

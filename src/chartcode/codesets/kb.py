@@ -19,6 +19,7 @@ from typing import Any
 from chartcode.codesets import icd10cm, procedures
 from chartcode.codesets import index as index_api
 from chartcode.codesets.common import Release
+from chartcode.codesets.formats import icd10cm_lookup
 from chartcode.codesets.install import SCHEMA_VERSION, default_kb_path
 from chartcode.errors import (
     BadDateError,
@@ -57,6 +58,7 @@ class Validity:
     day: date | None
     spans: tuple[tuple[date, date | None], ...]
     message: str
+    raw_icd: tuple[icd10cm.ValiditySpan, ...] = ()  # the history rows behind ``spans`` (ICD-10-CM)
 
     def spans_text(self) -> str:
         return ", ".join(_span_text(a, b) for a, b in self.spans) or "never"
@@ -108,6 +110,9 @@ class KnowledgeBase:
                 "install the code sets again with this version of chartcode.",
             )
 
+        self._release_cache: dict[tuple[str, date | None, bool], Release | None] = {}
+        self.records = icd10cm_lookup.LookupRecords(self.conn)
+
     def close(self) -> None:
         self.conn.close()
 
@@ -136,6 +141,15 @@ class KnowledgeBase:
         return any(r.dataset == dataset for r in self.releases)
 
     def release_for(self, dataset: str, day: date | None, *, nearest: bool = False) -> Release | None:
+        key = (dataset, day, nearest)
+        try:
+            return self._release_cache[key]
+        except KeyError:
+            found = self._release_for(dataset, day, nearest=nearest)
+            self._release_cache[key] = found
+            return found
+
+    def _release_for(self, dataset: str, day: date | None, *, nearest: bool = False) -> Release | None:
         """The release of ``dataset`` in force on ``day`` (newest when ``day`` is None).
 
         With ``nearest``, a date outside every release of the dataset falls back to the newest
@@ -224,7 +238,8 @@ class KnowledgeBase:
     def validity(self, code: str, day: date | None = None, system: str | None = None) -> Validity:
         """Is ``code`` valid on ``day``? Never raises for a well-formed code; see ``message``."""
         system, norm = self.system_of(code, system)
-        spans = self._spans(system, norm)
+        raw = self._icd_validity_rows(norm) if system == "icd10cm" else ()
+        spans = self._spans(system, norm, raw)
         if day is not None:
             self.check_covered(system, day)
         if not spans:
@@ -249,10 +264,12 @@ class KnowledgeBase:
                 if ok
                 else f"{norm} is no longer valid; valid {_spans_text(spans)}"
             )
-            return Validity(norm, system, ok, None, tuple(spans), text)
+            return Validity(norm, system, ok, None, tuple(spans), text, raw)
         ok = any(a <= day and (b is None or day <= b) for a, b in spans)
         if ok:
-            return Validity(norm, system, True, day, tuple(spans), f"{norm} is valid on {day.isoformat()}")
+            return Validity(
+                norm, system, True, day, tuple(spans), f"{norm} is valid on {day.isoformat()}", raw
+            )
         return Validity(
             norm,
             system,
@@ -260,11 +277,32 @@ class KnowledgeBase:
             day,
             tuple(spans),
             f"{norm} is not valid on {day.isoformat()}; valid {_spans_text(spans)}",
+            raw,
         )
 
-    def _spans(self, system: str, code: str) -> list[tuple[date, date | None]]:
+    def _icd_validity_rows(self, code: str) -> tuple[icd10cm.ValiditySpan, ...]:
+        newest = self.release_for("icd10cm-tabular", None) if self.records.available else None
+        rec = self.records.get(newest.id, code) if newest is not None else None
+        if rec is None or "d" not in rec:
+            return tuple(icd10cm.validity_spans(self.conn, code))
+        return tuple(
+            icd10cm.ValiditySpan(
+                rel,
+                date.fromisoformat(a),
+                date.fromisoformat(b) if b else None,
+                lo,
+                hi,
+                None if man is None else bool(man),
+                None if una is None else bool(una),
+            )
+            for rel, a, b, lo, hi, man, una in rec.get("v", [])
+        )
+
+    def _spans(
+        self, system: str, code: str, icd_rows: tuple[icd10cm.ValiditySpan, ...] = ()
+    ) -> list[tuple[date, date | None]]:
         if system == "icd10cm":
-            raw = [(s.effective_from, s.effective_to) for s in icd10cm.validity_spans(self.conn, code)]
+            raw = [(s.effective_from, s.effective_to) for s in icd_rows]
         else:
             raw = list(procedures.procedure_validity_spans(self.conn, code))
             if not raw:
@@ -335,14 +373,18 @@ class KnowledgeBase:
     def _lookup_icd(self, code: str, day: date | None, validity: Validity) -> LookupResult:
         release = self.release_for("icd10cm-tabular", day, nearest=True)
         notes: list[str] = []
-        details = icd10cm.code_details(self.conn, release.id, code) if release else None
-        row = details.code if details else None
+        rec = None
+        if release is not None:
+            if self.records.available:
+                rec = self.records.lookup(release.id, code)
+            else:  # a knowledge base compiled without lookup records: ask the tables
+                rec = self._icd_record_from_tables(release.id, code)
         result = LookupResult(
             code=code,
             system="icd10cm",
-            description=row.description if row else None,
-            description_release=release.id if row and release else None,
-            billable=bool(row.billable) if row else bool(validity.spans),
+            description=rec["description"] if rec else None,
+            description_release=release.id if rec and release else None,
+            billable=bool(rec["billable"]) if rec else bool(validity.spans),
             validity=[{"from": a.isoformat(), "to": b.isoformat() if b else None} for a, b in validity.spans],
             valid_on_date=validity.valid if day else None,
             date=day.isoformat() if day else None,
@@ -352,34 +394,76 @@ class KnowledgeBase:
                 f"description and conventions from {release.id} ({release.period_text()}), "
                 f"the nearest installed tabular to {day.isoformat()}"
             )
-        if details is None or release is None:
+        if rec is None:
             if validity.spans:
                 notes.append(
                     f"{code} is not in the installed tabular ({release.id if release else 'none'}); "
                     "description unavailable"
                 )
+            mce = [_plain(e) for e in icd10cm.mce_edits_for(self.conn, code)]
         else:
-            result.hierarchy = [
-                {"code": a.code, "description": a.description} for a in reversed(details.ancestors)
+            result.hierarchy = rec["hierarchy"]
+            result.conventions = rec["conventions"]
+            mce = [
+                {
+                    "release": r,
+                    "edit": e,
+                    "age_edit": ae,
+                    "age_low": lo,
+                    "age_high": hi,
+                    "sex": sx,
+                    "list_name": ln,
+                }
+                for r, e, ae, lo, hi, sx, ln in rec["mce"]
             ]
-            result.conventions = _conventions_dict(details.conventions)
-            if not details.code.billable:
-                kids = icd10cm.children(self.conn, release.id, code)
-                result.conventions["children"] = [
-                    {"code": k.code, "description": k.description} for k in kids
-                ]
+            if not rec["billable"]:
                 notes.append("not billable: a header; code to a subdivision")
-        spans = icd10cm.validity_spans(self.conn, code)
         ioce = [
             _plain(s)
-            for s in spans
+            for s in validity.raw_icd
             if (s.age_low, s.age_high) not in ((0, 124), (None, None))
             or s.manifestation
             or s.unacceptable_principal_dx
         ]
-        result.edits = {"mce": [_plain(e) for e in icd10cm.mce_edits_for(self.conn, code)], "ioce": ioce}
+        result.edits = {"mce": mce, "ioce": ioce}
         result.notes = notes
         return result
+
+    def _icd_record_from_tables(self, release: str, code: str) -> dict[str, Any] | None:
+        details = icd10cm.code_details(self.conn, release, code)
+        if details is None:
+            return None
+        from chartcode.codesets.formats.icd10cm_lookup import FIELDS
+
+        conv = details.conventions
+        conventions: dict[str, Any] = {
+            f: [
+                {"text": n.text, "targets": [list(t) for t in n.targets], "source_code": n.source_code}
+                for n in getattr(conv, f)
+            ]
+            for f in FIELDS.values()
+            if f != "seventh_notes"
+        }
+        if conv.seventh:
+            conventions["seventh"] = {
+                "defined_at": conv.seventh_source,
+                "placeholder_x": conv.placeholder_x,
+                "characters": [{"char": c, "meaning": m} for c, m in conv.seventh],
+                "notes": [n.text for n in conv.seventh_notes],
+            }
+        if not details.code.billable:
+            conventions["children"] = [
+                {"code": k.code, "description": k.description}
+                for k in icd10cm.children(self.conn, release, code)
+            ]
+        return {
+            "description": details.code.description,
+            "billable": details.code.billable,
+            "hierarchy": [
+                {"code": a.code, "description": a.description} for a in reversed(details.ancestors)
+            ],
+            "conventions": conventions,
+        }
 
     def _lookup_procedure(self, code: str, system: str, day: date | None, validity: Validity) -> LookupResult:
         notes: list[str] = []
@@ -497,33 +581,6 @@ def _merge_spans(spans: list[tuple[date, date | None]]) -> list[tuple[date, date
 
 def _spans_text(spans: list[tuple[date, date | None]]) -> str:
     return ", ".join(_span_text(a, b) for a, b in spans)
-
-
-def _conventions_dict(conv: icd10cm.Conventions) -> dict[str, Any]:
-    def notes(items: tuple[icd10cm.Note, ...]) -> list[dict[str, Any]]:
-        return [
-            {"text": n.text, "targets": [list(t) for t in n.targets], "source_code": n.source_code}
-            for n in items
-        ]
-
-    out: dict[str, Any] = {
-        "excludes1": notes(conv.excludes1),
-        "excludes2": notes(conv.excludes2),
-        "includes": notes(conv.includes),
-        "inclusion_terms": notes(conv.inclusion_terms),
-        "code_first": notes(conv.code_first),
-        "use_additional": notes(conv.use_additional),
-        "code_also": notes(conv.code_also),
-        "notes": notes(conv.notes),
-    }
-    if conv.seventh:
-        out["seventh"] = {
-            "defined_at": conv.seventh_source,
-            "placeholder_x": conv.placeholder_x,
-            "characters": [{"char": c, "meaning": m} for c, m in conv.seventh],
-            "notes": [n.text for n in conv.seventh_notes],
-        }
-    return out
 
 
 def _plain(obj: Any) -> Any:

@@ -24,6 +24,7 @@ MODULES = (
     "pfs",
     "pos_modifiers",
     "cpt",
+    "icd10cm_lookup",
 )
 
 
