@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -29,6 +29,7 @@ from chartcode.assign.lexicon import (
     IndexTree,
     Lexicon,
     Node,
+    TermEntry,
     build_lexicon,
     content_words,
 )
@@ -85,6 +86,8 @@ class Candidate:
     start: int = -1
     end: int = -1
     window: frozenset[str] = frozenset()  # note words around the mention (for history walks)
+    main: str | None = None  # key of the index main term the code belongs to
+    depth: int = 0  # how many subterms below the main term the walk went
 
 
 class Coder:
@@ -164,7 +167,9 @@ class Coder:
             if c is not None and (c.mention.normalized, c.code) not in self.blocked
         ]
         kept = _apply_policy(resolved, options, lambda c: self._history_code(c, lex, day))
+        documented = list(kept)
         kept = _prefer_specific(kept)
+        kept.extend(self._code_first(kept, documented, lex))
         kept = self._resolve_excludes1(kept, lex)
         kept.extend(self._use_additional(kept, doc, lex, day))
         return kept, lex, doc, warnings
@@ -182,10 +187,10 @@ class Coder:
             return []
         window, sentence, phrase = _window_words(doc, m)
         own = frozenset(m.normalized.split())
-        out: list[Candidate] = []
-        for main_id in ids[:2]:
-            generic = m.normalized in GENERIC_MAIN_TERMS
-            wide = sentence | doc_words if m.normalized in DOCUMENT_WIDE_WITH else sentence
+        generic = m.normalized in GENERIC_MAIN_TERMS
+        wide = sentence | doc_words if m.normalized in DOCUMENT_WIDE_WITH else sentence
+        best: tuple[tuple[float, int, int], Candidate] | None = None
+        for rank, main_id in enumerate(ids[:8]):
             path, used = _walk(tree, main_id, window - own, wide - own, phrase)
             node = tree.nodes[path[-1]]
             depth = len(path) - 1
@@ -197,22 +202,26 @@ class Coder:
             if code is None:
                 continue
             guideline = "I.A.15" if any(tree.nodes[p].title.lower() in CONNECTIVES for p in path) else None
-            out.append(
-                Candidate(
-                    code=code,
-                    mention=m,
-                    rationale=rationale,
-                    path=where,
-                    score=len(own) + len(used),
-                    confidence=0.6 + min(0.3, 0.1 * depth),
-                    guideline=guideline,
-                    start=m.start,
-                    end=m.end,
-                    window=window,
-                )
+            cand = Candidate(
+                code=code,
+                mention=m,
+                rationale=rationale,
+                path=where,
+                score=len(own) + len(used),
+                confidence=0.6 + min(0.3, 0.1 * depth),
+                guideline=guideline,
+                start=m.start,
+                end=m.end,
+                window=window,
+                main=tree.nodes[main_id].title,
+                depth=depth,
             )
-            break
-        return out
+            # most note words explained; then a main term titled exactly as written; then index order
+            exact = int(phrase_key(tree.nodes[main_id].title) == m.normalized)
+            key = (float(len(used)), exact, -rank)
+            if best is None or key > best[0]:
+                best = (key, cand)
+        return [best[1]] if best else []
 
     def _follow_see(
         self, tree: IndexTree, lex: Lexicon, node: Node, words: frozenset[str]
@@ -231,12 +240,10 @@ class Coder:
 
     def _term_mention(self, m: Mention, lex: Lexicon) -> list[Candidate]:
         entries = lex.terms.get(m.normalized, [])
+        main, main_code = _main_term_of(m.normalized, lex)
         out = []
-        seen: set[str] = set()
-        for e in entries[:3]:
-            if e.code in seen:
-                continue
-            seen.add(e.code)
+        # one code per mention: a tabular title before an inclusion term, an unspecified code first
+        for e in sorted(entries, key=_term_rank(lex))[:1]:
             what = "tabular title" if e.source == "description" else "inclusion term"
             out.append(
                 Candidate(
@@ -248,6 +255,8 @@ class Coder:
                     confidence=0.8 if e.source == "description" else 0.75,
                     start=m.start,
                     end=m.end,
+                    main=main,
+                    depth=0 if main_code is not None and e.code.startswith(main_code) else 1,
                 )
             )
         return out
@@ -316,6 +325,31 @@ class Coder:
                     drop.add(b)
         return [c for c in kept if c.code not in drop]
 
+    def _code_first(
+        self, kept: list[Candidate], documented: list[Candidate], lex: Lexicon
+    ) -> list[Candidate]:
+        """Guideline I.A.13: a "Code first" etiology the note documents stays with its manifestation
+        (COVID-19 U07.1 with J12.82), even where the more specific code absorbed its mention."""
+        from chartcode.codesets import icd10cm
+
+        have = {c.code for c in kept}
+        by_code = {c.code: c for c in documented}
+        out: list[Candidate] = []
+        for c in list(kept):
+            for note in icd10cm.conventions(self.kb.conn, lex.release, c.code).code_first:
+                for low, high in note.targets:
+                    target = by_code.get(low) if low == high else None
+                    if target is not None and target.code not in have:
+                        have.add(target.code)
+                        out.append(
+                            replace(
+                                target,
+                                guideline="I.A.13",
+                                rationale=f"{target.rationale}; code first at {c.code}: {note.text}",
+                            )
+                        )
+        return out
+
     def _use_additional(
         self, kept: list[Candidate], doc: Document, lex: Lexicon, day: date | None
     ) -> list[Candidate]:
@@ -352,6 +386,29 @@ class Coder:
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+
+def _term_rank(lex: Lexicon) -> Callable[[TermEntry], tuple[int, int, str]]:
+    """A billable tabular title first, then a header's title, then an inclusion term."""
+
+    def rank(e: TermEntry) -> tuple[int, int, str]:
+        return (0 if e.source == "description" else 1, 0 if e.code in lex.billable else 1, e.code)
+
+    return rank
+
+
+def _main_term_of(key: str, lex: Lexicon) -> tuple[str | None, str | None]:
+    """The index main term a tabular term belongs to ("essential hypertension" → hypertension) and
+    that main term's own code."""
+    if lex.index is None:
+        return None, None
+    words = key.split()
+    for candidate in (key, *reversed(words), *words):
+        ids = lex.index.main_by_key.get(candidate)
+        if ids:
+            node = next((lex.index.nodes[i] for i in ids if lex.index.nodes[i].code), lex.index.nodes[ids[0]])
+            return node.title, node.code.rstrip("-") if node.code else None
+    return None, None
 
 
 @functools.cache
@@ -417,42 +474,64 @@ def _affirmed_words(doc: Document, mentions: Iterable[Mention]) -> frozenset[str
 def _walk(
     tree: IndexTree, start: int, words: frozenset[str], wide: frozenset[str], phrase: str = ""
 ) -> tuple[list[int], frozenset[str]]:
-    """Descend from ``start`` through the subterms the note documents. Returns the path and the
-    note words it used. ``phrase`` is the note's text (normalised) for subterms with numbers."""
-    phrase = f" {phrase} "
-    path = [start]
-    used: set[str] = set()
-    node = tree.nodes[start]
-    while True:
-        best: tuple[float, list[int], frozenset[str]] | None = None
-        for child_id in node.children:
-            child = tree.nodes[child_id]
-            title = child.title.lower()
-            if title in CONNECTIVES:
-                pool = words | wide  # linked conditions may be anywhere in the sentence (or note)
-                for gc_id in child.children:
-                    gc = tree.nodes[gc_id]
-                    if gc.phrase and f" {gc.phrase} " not in phrase:
-                        continue
-                    if gc.words and gc.words <= pool - used:
-                        score = len(gc.words) + 0.1
-                        if best is None or score > best[0]:
-                            best = (score, [child_id, gc_id], gc.words)
-                continue
-            if title.startswith("without") and "without" not in words:
-                continue
-            cw = child.words
-            if child.phrase and f" {child.phrase} " not in phrase:
-                continue  # "stage 4", "type 2": numbers count only in their own phrase
-            if cw and cw <= words - used:
-                score = float(len(cw))
-                if best is None or score > best[0]:
-                    best = (score, [child_id], cw)
-        if best is None:
-            return path, frozenset(used)
-        path.extend(best[1])
-        used |= best[2]
-        node = tree.nodes[path[-1]]
+    """Descend from ``start`` through the subterms the note documents, choosing the path that
+    accounts for the most note words (so "fracture of neck of femur" goes Fracture › femur › neck,
+    not Fracture › neck). Returns the path and the note words it used. ``phrase`` is the note's text
+    (normalised) for subterms with numbers; ``wide`` the words "with"/"in"/"due to" subterms may use."""
+    padded = f" {phrase} "
+    best_path, best_used, _ = _best_path(tree, start, words, wide, padded, frozenset(), 0)
+    return [start, *best_path], best_used
+
+
+_MAX_DEPTH = 8
+
+
+def _matches(node: Node, pool: frozenset[str], padded: str) -> frozenset[str] | None:
+    """The note words that name this subterm, or None."""
+    if node.phrase and f" {node.phrase} " not in padded:
+        return None  # "stage 4", "type 2": numbers count only in their own phrase
+    for alt in node.alts:
+        if alt <= pool:
+            return alt
+    return None
+
+
+def _best_path(
+    tree: IndexTree,
+    node_id: int,
+    words: frozenset[str],
+    wide: frozenset[str],
+    padded: str,
+    used: frozenset[str],
+    depth: int,
+) -> tuple[list[int], frozenset[str], float]:
+    if depth >= _MAX_DEPTH:
+        return [], used, 0.0
+    best: tuple[list[int], frozenset[str], float] = ([], used, 0.0)
+    for child_id in tree.nodes[node_id].children:
+        child = tree.nodes[child_id]
+        title = child.title.lower()
+        if title in CONNECTIVES:
+            pool = (words | wide) - used  # linked conditions may be anywhere in the sentence (or note)
+            for gc_id in child.children:
+                hit = _matches(tree.nodes[gc_id], pool, padded)
+                if hit is not None:
+                    sub, sub_used, sub_score = _best_path(
+                        tree, gc_id, words, wide, padded, used | hit, depth + 2
+                    )
+                    score = len(hit) + 0.1 + sub_score
+                    if score > best[2]:
+                        best = ([child_id, gc_id, *sub], sub_used, score)
+            continue
+        if title.startswith("without") and "without" not in words:
+            continue
+        hit = _matches(child, words - used, padded)
+        if hit is not None:
+            sub, sub_used, sub_score = _best_path(tree, child_id, words, wide, padded, used | hit, depth + 1)
+            score = len(hit) + sub_score
+            if score > best[2]:
+                best = ([child_id, *sub], sub_used, score)
+    return best
 
 
 def _code_along(tree: IndexTree, path: list[int]) -> tuple[str | None, str, str]:
@@ -524,13 +603,23 @@ def _choose_child(kids: list[str], lex: Lexicon, mention: Mention | None) -> str
             for k in kids:
                 if side in desc(k):
                     return k
-    for k in kids:
+
+    # the subdivision a coder takes when nothing more is documented
+    def default_rank(k: str) -> int:
         d = desc(k)
-        if "unspecified" in d or d.endswith(" nos"):
-            return k
-    for k in kids:
+        if d.endswith(("unspecified", " nos")) or ", unspecified" in d:
+            return 0
+        if "without complication" in d:
+            return 1
         if k.endswith("9"):
-            return k
+            return 2
+        if "unspecified" in d:
+            return 3
+        return 4
+
+    ranked = sorted(kids, key=default_rank)
+    if default_rank(ranked[0]) < 4:
+        return ranked[0]
     return kids[0]
 
 
@@ -576,7 +665,11 @@ def _drop_integral_symptoms(cands: list[Candidate]) -> list[Candidate]:
 
 
 def _prefer_specific(cands: list[Candidate]) -> list[Candidate]:
-    """Where candidates of one category overlap in the note, keep the most specific one."""
+    """Where candidates of one category overlap in the note, keep the most specific one; and a main
+    term's own code gives way to a code the same main term reached through documented subterms
+    (Pneumonia → J18.9 yields to Pneumonia › in › COVID-19 → J12.82; Guideline I.B.9)."""
+    specific_mains = {c.main for c in cands if c.main is not None and c.depth > 0}
+    cands = [c for c in cands if not (c.main in specific_mains and c.depth == 0)]
     out: list[Candidate] = []
     order = sorted(cands, key=lambda c: (-c.score, -len(c.code)))
     for c in order:

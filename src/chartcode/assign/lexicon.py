@@ -170,6 +170,7 @@ class Node:
     cells: str | None
     words: frozenset[str]  # content words of the title (normalised), for matching subterms
     phrase: str  # the title's phrase key when it holds a number (matched as a phrase, not as words)
+    alts: tuple[frozenset[str], ...] = ()  # "femur, femoral": either form names the subterm
     children: list[int] = field(default_factory=list)
 
 
@@ -242,7 +243,8 @@ def load_tree(conn: sqlite3.Connection, release: str, tree: str) -> IndexTree:
     for nid, parent, level, title, nemod, code, see, see_also, cells in rows:
         words = content_words(title)
         phrase = phrase_key(_PAREN.sub("", title)) if any(w[0].isdigit() for w in words) else ""
-        nodes[nid] = Node(nid, parent, level, title, nemod, code, see, see_also, cells, words, phrase)
+        alts = title_alternatives(title, words)
+        nodes[nid] = Node(nid, parent, level, title, nemod, code, see, see_also, cells, words, phrase, alts)
     for node in nodes.values():
         if node.parent is not None and node.parent in nodes:
             nodes[node.parent].children.append(node.id)
@@ -250,6 +252,15 @@ def load_tree(conn: sqlite3.Connection, release: str, tree: str) -> IndexTree:
             for variant in main_term_variants(node.title):
                 main_by_key[variant].append(node.id)
     return IndexTree(tree, release, nodes, dict(main_by_key))
+
+
+def title_alternatives(title: str, words: frozenset[str]) -> tuple[frozenset[str], ...]:
+    """Word sets that name a subterm: each comma form when the parts are forms of one word
+    ("femur, femoral"), else all the title's words ("intracranial, benign")."""
+    parts = [p.strip() for p in _PAREN.sub("", title).split(",") if p.strip()]
+    if len(parts) > 1 and len({p.lower()[:3] for p in parts}) == 1:
+        return tuple(content_words(p) for p in parts if content_words(p))
+    return (words,) if words else ()
 
 
 def main_term_variants(title: str) -> set[str]:
@@ -260,7 +271,7 @@ def main_term_variants(title: str) -> set[str]:
     # "Diabetes, diabetic" names one term twice; "Acroasphyxia, chronic" is a term and a modifier:
     # a comma part is a variant only when it is another form of the first word.
     head = parts[0].lower() if parts else ""
-    parts = [p for k, p in enumerate(parts) if k == 0 or p.lower()[:4] == head[:4]]
+    parts = [p for k, p in enumerate(parts) if k == 0 or p.lower()[:3] == head[:3]]
     out = {phrase_key(base)} | {phrase_key(p) for p in parts}
     for p in list(parts):
         words = p.split()

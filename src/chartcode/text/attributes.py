@@ -3,13 +3,16 @@ type, pregnancy, anatomical sites, organisms and causes.
 
 Everything is read from the abbreviation-expanded tokens (``DM2`` gives "type 2 diabetes
 mellitus", ``b/l`` gives "bilateral"). For a mention the window is its own tokens plus up to 8
-tokens before and 12 after, inside its sentence, never reaching into a neighbouring mention; for a
-single-valued attribute the nearest cue wins (inside the mention, then just before, then after).
+tokens before (not across ``, ; :``) and 12 after, inside its sentence, never reaching into a
+neighbouring mention ("X due to Y" may name a later mention Y as the cause); for a single-valued
+attribute the nearest cue wins (inside the mention, then just before, then after).
 Attributes are *candidates* for the coder: e.g. ``heart_failure_type`` is filled wherever
 "systolic" appears near a mention and only matters for heart-failure codes.
 
-Lexicons (sites, organisms, drugs, devices, substances, external causes) are data:
-``data/attributes.json``, validated strictly when loaded.
+Lexicons are data (``data/attributes.json``, validated strictly when loaded): ``sites``,
+``organisms`` and ``external_causes`` map a canonical name to its variants; ``drugs``,
+``substances`` and ``devices`` list names; ``drug_suffixes`` (``-pril``, ``-statin``...) classify
+unlisted drug names. The structural cues (stage, acuity, episode...) are the patterns in ``_RULES``.
 """
 
 from __future__ import annotations

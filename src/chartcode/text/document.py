@@ -125,8 +125,9 @@ def load_document(
     section_rules: SectionRules | None = None,
     abbreviations: AbbreviationTable | None = None,
 ) -> Document:
-    """Read ``data``; the kind is ``media_type`` if given, else sniffed: a JSON object (FHIR), XML
-    (C-CDA ClinicalDocument; an ``<html>`` document is read as HTML), otherwise plain text."""
+    """Read ``data``; the kind is ``media_type`` if given, else sniffed: ``{...}`` is FHIR JSON; XML
+    with a declaration or a ``ClinicalDocument`` root is C-CDA; ``<html>``, ``<!DOCTYPE html>`` or a
+    leading HTML tag (``<p>``, ``<div>``...) is HTML; anything else is plain text."""
     if not isinstance(data, str | bytes):
         raise InputError(f"The document must be str or bytes, not {type(data).__name__}.", _FIX_TEXT)
     kind = _kind(data, media_type)
@@ -158,6 +159,12 @@ def load_document(
 # --- sniffing and decoding -----------------------------------------------------------------------
 
 
+_CDA_ROOT = re.compile(r"<(?:[\w.-]+:)?ClinicalDocument\b")
+_HTML_START = re.compile(
+    r"<(?:p|div|span|b|i|u|em|strong|font|br|hr|h[1-6]|ul|ol|li|table|body|pre|section)\b[^>]*>"
+)
+
+
 def _kind(data: str | bytes, media_type: str | None) -> str:
     if media_type is not None:
         base = media_type.split(";", 1)[0].strip().lower()
@@ -169,18 +176,22 @@ def _kind(data: str | bytes, media_type: str | None) -> str:
                 "use text/plain, text/html, application/fhir+json or application/xml (C-CDA).",
             )
         return kind
-    head = data[:512]
+    head = data[:2048]
     if isinstance(head, bytes):
         head = head.decode("utf-8", "ignore")
     head = head.lstrip("\ufeff \t\r\n")
     if head.startswith("{"):
         return "fhir"
-    low = head[:15].lower()
+    if not head.startswith("<"):
+        return "text"
+    low = head.lower()
     if low.startswith(("<!doctype html", "<html")):
         return "html"
-    if re.match(r"<(?:[?!]|[A-Za-z_])", head):
+    if low.startswith(("<?xml", "<!--")) or _CDA_ROOT.search(head):
         return "cda"
-    return "text"
+    if _HTML_START.match(low):
+        return "html"
+    return "text"  # e.g. "<5 mm nodule"
 
 
 def _decode(data: str | bytes, what: str, charset: str = "utf-8") -> str:

@@ -12,6 +12,11 @@ recognised per line, from the rules in ``data/sections.json`` (header variant ->
 * a known variant followed by ``:`` right after a sentence end on the same line
   (``... stable. Plan: continue``).
 
+``data/sections.json``: ``{"name": "family_history", "variants": ["family history", "fh", ...],
+"loinc": ["10157-6"], "implies": "FAMILY"}``; ``implies`` is the context a mention gets from being
+in the section. Unrecognised headers are named ``"other"``; text before the first header is in no
+section. Sub-headers that are known variants (``Vitals:`` inside an exam) start a new section.
+
 Structured inputs (FHIR Composition, C-CDA) also *declare* their section headers; declared headers
 win over detected ones at the same place and are named from their LOINC code, then their title.
 """
