@@ -219,7 +219,7 @@ def test_batch_file_one_line_per_input_line(kb: Path, tmp_path: Path) -> None:
     assert c["error"]["message"] == 'line 4: field "text" is empty.'
     assert d["error"] == {
         "code": "CC300",
-        "message": "line 5: the coder failed (RuntimeError).",
+        "message": "line 5: the coder failed (RuntimeError in fake_coder.py:34).",
         "fix": "report it as a bug with the line number; the other lines are not affected.",
     }
     assert e["error"]["code"] == "CC140"
@@ -349,3 +349,16 @@ def test_eval_text_sample_and_invalid_codes_fail(kb: Path, tmp_path: Path) -> No
 def test_eval_missing_data(kb: Path, tmp_path: Path) -> None:
     code, _, err = run("eval", "--data", str(tmp_path / "none.jsonl"), "--kb", str(kb))
     assert code == 1 and f"[CC150] no CodiEsp data at {tmp_path / 'none.jsonl'}." in err
+
+
+def test_real_coder_is_wired(kb: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default factory builds the real coder on the knowledge base given with --kb."""
+    pytest.importorskip("chartcode.assign.coder")
+    from chartcode.assign.batch import default_coder_factory
+
+    monkeypatch.setattr(coding, "CODER_FACTORY", default_coder_factory)
+    note = "Type 2 diabetes mellitus with diabetic chronic kidney disease."
+    code, out, err = run("code", "-", "--kb", str(kb), "--format", "json", stdin=note)
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["release"] == "icd10cm-tabular:FY2026" and "E11.22" in [d["code"] for d in data["diagnoses"]]

@@ -14,6 +14,7 @@ flush per line and resumes an interrupted run without redoing finished lines.
 
 from __future__ import annotations
 
+import itertools
 import json
 import multiprocessing
 import os
@@ -21,7 +22,9 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+import traceback
+from collections.abc import Callable, Generator, Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, replace
 from datetime import date
 from functools import partial
@@ -212,6 +215,12 @@ def error_record(line: int, line_id: str | int | None, error: ChartcodeError) ->
     }
 
 
+def _where(exc: BaseException) -> str:
+    """`` in coder.py:123``: where an exception was raised (file name and line only, no values)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return f" in {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+
+
 def _jsonable(value: Any) -> Any:
     """Tuples (from ``dataclasses.asdict``) as lists, so a record equals its JSON round trip."""
     if isinstance(value, dict):
@@ -242,7 +251,7 @@ class LineCoder:
             return error_record(line, ident, exc)
         except Exception as exc:  # a coder bug: its message may quote the note, so only its type is kept
             failure = CoderFailureError(
-                f"line {line}: the coder failed ({type(exc).__name__}).",
+                f"line {line}: the coder failed ({type(exc).__name__}{_where(exc)}).",
                 "report it as a bug with the line number; the other lines are not affected.",
             )
             return error_record(line, ident, failure)
@@ -281,6 +290,14 @@ def _worker_task(item: tuple[int, Line]) -> Record:
     return _worker(item)
 
 
+def default_jobs() -> int:
+    """The CPUs this process may run on (respects affinity and container CPU sets where visible)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def default_chunksize(jobs: int, total: int | None) -> int:
     """Small enough to keep all workers busy to the end, large enough to amortise the pickling."""
     if total is None:
@@ -298,7 +315,7 @@ def code_batch(
     total: int | None = None,
     chunksize: int | None = None,
     timing: bool = False,
-) -> Iterator[Record]:
+) -> Generator[Record, None, None]:
     """Code JSONL ``lines`` (str or bytes, with or without the newline): one record per line, in order.
 
     ``first_line`` numbers the first line (for error records after a resume); ``total``, when known,
@@ -306,7 +323,11 @@ def code_batch(
     coder's time on the line) to every coded record. Raises a ChartcodeError only when the coder cannot
     be built at all.
     """
-    numbered = enumerate(lines, first_line)
+    rest = enumerate(lines, first_line)
+    first = next(rest, None)
+    if first is None:
+        return  # nothing to code: do not build the coder
+    numbered: Iterator[tuple[int, Line]] = itertools.chain([first], rest)
     workers = max(1, min(jobs, total)) if total is not None else max(1, jobs)
     if workers == 1:
         line_coder = LineCoder(coder_factory(), defaults, timing=timing)
@@ -373,20 +394,17 @@ def count_lines(path: Path) -> int:
     return count + (last != b"\n")
 
 
-def resume_point(output_path: Path, input_lines: Iterator[Line], input_name: str) -> tuple[int, int]:
-    """Check an existing output against the input: ``(complete lines, byte length to keep)``.
+def resume_point(existing: bytes, input_lines: Iterator[Line], name: str, input_name: str) -> tuple[int, int]:
+    """Check the ``existing`` content of output file ``name`` against the input: ``(complete lines, bytes
+    to keep)``.
 
     Consumes the first ``complete lines`` lines of ``input_lines``. A torn last line (no newline, or not
     valid JSON) is not counted and is cut off by the caller; anything else that does not match raises
     :class:`BatchOutputMismatchError` and the output file is left untouched.
     """
-    if not output_path.exists():
-        return 0, 0
-    data = output_path.read_bytes()
-    parts = data.split(b"\n")
+    parts = existing.split(b"\n")
     complete, tail = parts[:-1], parts[-1]
-    fix = f"write to another --output path, or delete {output_path.name} to start over."
-    name = output_path.name
+    fix = f"write to another --output path, or delete {name} to start over."
     keep = 0
     done = 0
     for i, raw in enumerate(complete, 1):
@@ -444,15 +462,37 @@ def run_batch_file(
     input_name = input_path.name if input_path is not None else "standard input"
     if input_path is not None and not input_path.is_file():
         raise InputError(f"input file {input_path} does not exist.", "give the path of a JSONL file.")
+    if input_path is not None and output_path is not None and output_path.resolve() == input_path.resolve():
+        raise InputError(f"--output {output_path} is the input file.", "write the results to another file.")
     total = count_lines(input_path) if input_path is not None else None
-    source: IO[bytes] = input_path.open("rb") if input_path is not None else (stdin or sys.stdin.buffer)
-    try:
+    with ExitStack() as stack:
+        source: IO[bytes] = (
+            stack.enter_context(input_path.open("rb"))
+            if input_path is not None
+            else (stdin or sys.stdin.buffer)
+        )
         lines: Iterator[bytes] = iter(source)
         resumed = 0
+        write: Callable[[str], None]
         if output_path is not None:
-            resumed, keep = resume_point(output_path, lines, input_name)
-            if output_path.exists() and output_path.stat().st_size != keep:
-                os.truncate(output_path, keep)
+            output_path.parent.mkdir(parents=True, exist_ok=True)
+            sink = stack.enter_context(output_path.open("a+b"))
+            _lock(sink, output_path)
+            sink.seek(0)
+            resumed, keep = resume_point(sink.read(), lines, output_path.name, input_name)
+            sink.truncate(keep)  # a torn last line; appends go to the (new) end
+
+            def write(text: str) -> None:
+                sink.write(text.encode("utf-8"))
+                sink.flush()
+
+        else:
+            out = stdout or sys.stdout
+
+            def write(text: str) -> None:
+                out.write(text)
+                out.flush()
+
         remaining = None if total is None else total - resumed
         records = code_batch(
             lines,
@@ -462,27 +502,14 @@ def run_batch_file(
             first_line=resumed + 1,
             total=remaining,
         )
-        out: IO[str]
-        if output_path is not None:
-            output_path.parent.mkdir(parents=True, exist_ok=True)
-            out = output_path.open("a", encoding="utf-8", newline="\n")
-        else:
-            out = stdout or sys.stdout
+        stack.callback(records.close)  # stops the workers at once if writing fails
         coded = errors = 0
-        try:
-            with _Progress(show_progress, remaining) as advance:
-                for record in records:
-                    out.write(dumps(record))
-                    out.flush()
-                    coded += 1
-                    errors += "error" in record
-                    advance("error" in record)
-        finally:
-            if output_path is not None:
-                out.close()
-    finally:
-        if input_path is not None:
-            source.close()
+        with _Progress(show_progress, remaining) as advance:
+            for record in records:
+                write(dumps(record))
+                coded += 1
+                errors += "error" in record
+                advance("error" in record)
     return BatchSummary(
         input=str(input_path) if input_path is not None else "-",
         output=str(output_path) if output_path is not None else None,
@@ -492,6 +519,21 @@ def run_batch_file(
         errors=errors,
         seconds=time.perf_counter() - started,
     )
+
+
+def _lock(fh: IO[bytes], path: Path) -> None:
+    """Hold an exclusive advisory lock on the output while writing (POSIX; a no-op elsewhere)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        return
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise InputError(
+            f"{path.name} is being written by another `chartcode code` run.",
+            "wait for it to finish (or stop it), then run again to resume.",
+        ) from None
 
 
 class _Progress:

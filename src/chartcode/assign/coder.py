@@ -93,11 +93,15 @@ class Candidate:
 class Coder:
     """Codes documents against one knowledge base. Build once, reuse (lexicons are cached per release)."""
 
-    def __init__(self, kb: KnowledgeBase, blocked: frozenset[tuple[str, str]] | None = None) -> None:
+    def __init__(
+        self, kb: KnowledgeBase, blocked: frozenset[tuple[str, str]] | None = None, *, warm: bool = True
+    ) -> None:
         self.kb = kb
         self.blocked = calibration() if blocked is None else blocked
         self._lock = threading.Lock()
         self._cache: dict[tuple[str, ...], tuple[Lexicon, TermMatcher, TermMatcher]] = {}
+        if warm and kb.has("icd10cm-tabular"):
+            self.lexicon_for(None)  # build the newest release's lexicon now, not on the first note
 
     # --- releases and lexicon ------------------------------------------------------------------
 
@@ -139,9 +143,10 @@ class Coder:
         )
 
     def trace(self, text: str | bytes, options: CodingOptions) -> list[tuple[str, str]]:
-        """(mention key, code) of every code the coder keeps, before merging (for calibration)."""
-        kept, _, _, _ = self._run(text, options)
-        return [(c.mention.normalized, c.code) for c in kept]
+        """(mention key, code) of every code the coder keeps on the mention's own words, before
+        merging (for calibration)."""
+        kept, lex, _, _ = self._run(text, options)
+        return [(c.mention.normalized, c.code) for c in kept if not _protected(c, lex)]
 
     def _run(
         self, text: str | bytes, options: CodingOptions
@@ -161,12 +166,11 @@ class Coder:
             candidates.extend(self._walk_mention(doc, m, lex, doc_words))
         for m in find_mentions(doc, terms):
             candidates.extend(self._term_mention(m, lex))
-        resolved = [
-            c
-            for c in (self._billable(c, lex, day) for c in candidates)
-            if c is not None and (c.mention.normalized, c.code) not in self.blocked
-        ]
+        resolved = [c for c in (self._billable(c, lex, day) for c in candidates) if c is not None]
         kept = _apply_policy(resolved, options, lambda c: self._history_code(c, lex, day))
+        # calibration never vetoes a combination code the index reached through documented
+        # subterms: those stand on the index and the guidelines (I.A.15, I.B.9)
+        kept = [c for c in kept if _protected(c, lex) or (c.mention.normalized, c.code) not in self.blocked]
         documented = list(kept)
         kept = _prefer_specific(kept)
         kept.extend(self._code_first(kept, documented, lex))
@@ -189,14 +193,18 @@ class Coder:
         own = frozenset(m.normalized.split())
         generic = m.normalized in GENERIC_MAIN_TERMS
         wide = sentence | doc_words if m.normalized in DOCUMENT_WIDE_WITH else sentence
-        best: tuple[tuple[float, int, int], Candidate] | None = None
+        best: tuple[tuple[float, int, int, int], Candidate] | None = None
         for rank, main_id in enumerate(ids[:8]):
             path, used = _walk(tree, main_id, window - own, wide - own, phrase)
             node = tree.nodes[path[-1]]
             depth = len(path) - 1
             if generic and depth == 0 and m.normalized not in SELF_CODING_GENERIC:
                 continue
-            code, where, rationale = _code_along(tree, path)
+            code, where, rationale = None, "", ""
+            if node.see and not node.code and depth > 0:  # the index sends the coder elsewhere
+                code, where, rationale = self._follow_see(tree, lex, node, (window | wide) - own - used)
+            if code is None:
+                code, where, rationale = _code_along(tree, path)
             if code is None and node.see:
                 code, where, rationale = self._follow_see(tree, lex, node, window - own - used)
             if code is None:
@@ -216,9 +224,10 @@ class Coder:
                 main=tree.nodes[main_id].title,
                 depth=depth,
             )
-            # most note words explained; then a main term titled exactly as written; then index order
+            # most note words explained; then a main term titled exactly as written; then the main
+            # entry of its name (the largest subtree: "Fracture, traumatic" over "Fracture, burst")
             exact = int(phrase_key(tree.nodes[main_id].title) == m.normalized)
-            key = (float(len(used)), exact, -rank)
+            key = (float(len(used)), exact, len(tree.nodes[main_id].children), -rank)
             if best is None or key > best[0]:
                 best = (key, cand)
         return [best[1]] if best else []
@@ -388,6 +397,14 @@ class Coder:
 # --- helpers -------------------------------------------------------------------------------------
 
 
+def _protected(c: Candidate, lex: Lexicon) -> bool:
+    """A combination code reached through documented subterms ("with", "due to")."""
+    if c.depth == 0:
+        return False
+    desc = lex.billable.get(c.code, "").lower()
+    return c.guideline == "I.A.15" or " with " in desc or " due to " in desc
+
+
 def _term_rank(lex: Lexicon) -> Callable[[TermEntry], tuple[int, int, str]]:
     """A billable tabular title first, then a header's title, then an inclusion term."""
 
@@ -535,7 +552,16 @@ def _best_path(
 
 
 def _code_along(tree: IndexTree, path: list[int]) -> tuple[str | None, str, str]:
-    """The code of the deepest node on the path that has one, with the path that reached it."""
+    """The code of the deepest node on the path that has one, with the path that reached it. A
+    subterm without a code whose subdivisions include an unspecified one ("… or unspecified chronic
+    kidney disease") takes that one: nothing more specific is documented."""
+    last = tree.nodes[path[-1]]
+    if not last.code and len(path) > 1:
+        for child_id in last.children:
+            child = tree.nodes[child_id]
+            if child.code and ("unspecified" in child.title.lower() or child.title.endswith(" NOS")):
+                where = tree.format_path(child_id)
+                return child.code, where, f"Index: {where} → {child.code}"
     for node_id in reversed(path):
         node = tree.nodes[node_id]
         if node.code:
@@ -655,7 +681,16 @@ def _apply_policy(cands: list[Candidate], options: CodingOptions, history: objec
         out.append(c)
     if options.policy == "billing":
         out = _drop_integral_symptoms(out)
-    return out
+    return [replace(c, status=_status_of(c)) for c in out]
+
+
+def _status_of(c: Candidate) -> str:
+    """Z80-Z84 are family history codes, Z85-Z87 personal history, whatever the words were."""
+    if "Z80" <= c.code[:3] <= "Z84":
+        return "family history"
+    if "Z85" <= c.code[:3] <= "Z87":
+        return "history"
+    return c.status
 
 
 def _drop_integral_symptoms(cands: list[Candidate]) -> list[Candidate]:

@@ -153,7 +153,24 @@ SYNONYMS = {
     "stroke": ("infarction", "cerebral"),
 }
 STOP = frozenset(
-    {"of", "the", "a", "an", "and", "or", "to", "in", "nos", "nec", "by", "for", "on", "at", "as"}
+    {
+        "of",
+        "the",
+        "a",
+        "an",
+        "and",
+        "or",
+        "to",
+        "in",
+        "nos",
+        "nec",
+        "by",
+        "for",
+        "on",
+        "at",
+        "as",
+        "involvement",
+    }
 )
 
 
@@ -206,8 +223,7 @@ class IndexTree:
             return None
         # the main term may itself contain a comma ("Diabetes, diabetic"): try the longest head first
         for head_len in range(min(3, len(parts)), 0, -1):
-            key = phrase_key(", ".join(parts[:head_len]))
-            ids = self.main_by_key.get(key) or self.main_by_key.get(phrase_key(parts[0]))
+            ids = self.main_by_key.get(phrase_key(", ".join(parts[:head_len])))
             if not ids:
                 continue
             node = ids[0]

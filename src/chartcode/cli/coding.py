@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from chartcode.assign.api import CoderLike, CodingOptions, CodingResult
-from chartcode.assign.batch import default_coder_factory, factory_for, run_batch_file
+from chartcode.assign.batch import default_coder_factory, default_jobs, factory_for, run_batch_file
 from chartcode.cli.codesets import KbOption, kb_path
 from chartcode.cli.output import Format, console, emit_json, err_console, handle_errors, render
 from chartcode.errors import InputError
@@ -114,7 +114,10 @@ def code(
     ] = None,
     fmt: Annotated[
         CodeFormat,
-        typer.Option("--format", help="text or json for one note; jsonl for a batch on standard input."),
+        typer.Option(
+            "--format",
+            help="text or json for one note; jsonl reads FILE (or standard input) as a JSONL batch.",
+        ),
     ] = CodeFormat.text,
     kb: KbOption = None,
     jobs: JobsOption = None,
@@ -129,9 +132,8 @@ def code(
 ) -> None:
     """Assign ICD-10-CM codes to a clinical note, with evidence, rationale and confidence.
 
-    Without a date of service, the newest installed release is used and the output names it. A batch
-    gives exactly one output line per input line, in order; bad lines become error lines and the batch
-    goes on.
+    Without a date of service, the newest installed release is used and the output names it.
+    A batch gives exactly one output line per input line, in order; bad lines become error lines.
     """
     from chartcode.codesets.kb import parse_date
 
@@ -151,7 +153,7 @@ def code(
                 output,
                 coder_factory=factory_for(kb_path(kb), builder),
                 defaults=defaults,
-                jobs=jobs or os.cpu_count() or 1,
+                jobs=jobs or default_jobs(),
                 show_progress=err_console.is_terminal,
             )
         else:
@@ -255,9 +257,9 @@ def evaluate(
 ) -> None:
     """Score the coder (all-mentions policy) on CodiEsp ICD-10-CM gold codes.
 
-    Reports micro precision/recall/F1 on full codes, with the 7th character ignored and on 3-character
-    categories, macro-F1, the share of emitted codes not valid on the date used (must be 0; exit code 1
-    otherwise) and the latency per document.
+    Micro precision/recall/F1 on full codes, with the 7th character ignored and on categories; macro-F1.
+    The share of emitted codes not valid on the date used must be 0 (exit code 1 otherwise).
+    Also counts and the latency per document.
     """
     from chartcode.codesets.kb import open_kb
     from chartcode.eval import codiesp
@@ -272,7 +274,7 @@ def evaluate(
                 cases,
                 coder_factory=factory_for(resolved_kb, coder_builder()),
                 kb=base,
-                jobs=jobs or os.cpu_count() or 1,
+                jobs=jobs or default_jobs(),
                 setting="inpatient" if setting == SettingChoice.inpatient else "outpatient",
             )
         finally:
@@ -315,9 +317,10 @@ def _print_report(report: dict[str, Any]) -> None:
         )
     console.print(table)
     gold_bad = report["gold_not_valid"]
+    why = ", ".join(f"{n} {reason}" for reason, n in gold_bad["why"].items())
     console.print(
-        f"gold codes: {counts['gold_codes']} ({gold_bad['count']} not valid in {gold_bad['release']}, kept); "
-        f"documents without gold: {counts['documents_without_gold']}"
+        f"gold codes: {counts['gold_codes']} ({gold_bad['count']} not valid in {gold_bad['release']}"
+        f"{': ' + why if why else ''}; kept); documents without gold: {counts['documents_without_gold']}"
     )
     inv = report["invalid_emitted"]
     console.print(

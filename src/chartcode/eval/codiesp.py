@@ -40,7 +40,8 @@ DEFINITIONS = {
     "invalid_emitted": "emitted codes (distinct per document) not valid on the date the coder used "
     "(kb.validity; no date = newest installed release)",
     "gold_not_valid": "gold codes (distinct per document) not valid in the newest installed ICD-10-CM "
-    "release; they stay in the gold",
+    "release (why: header = category that is not billable, not valid on the date = deleted or not yet "
+    "added, never existed, malformed); they stay in the gold",
     "latency": "coder time per document (errors excluded), in the worker process",
 }
 
@@ -115,18 +116,31 @@ def sample_cases(cases: Sequence[Case], n: int | None, seed: int) -> list[Case]:
 
 
 class _ValidityCache:
+    """``kb.validity`` per (code, day), as None (valid) or why not: ``header`` (a category that is not
+    billable), ``not valid on the date`` (existed at another time), ``never existed`` or ``malformed``."""
+
     def __init__(self, kb: KnowledgeBase) -> None:
         self.kb = kb
-        self.seen: dict[tuple[str, date | None], bool] = {}
+        self.seen: dict[tuple[str, date | None], str | None] = {}
 
-    def valid(self, code: str, day: date | None) -> bool:
+    def problem(self, code: str, day: date | None) -> str | None:
         key = (code, day)
         if key not in self.seen:
             try:
-                self.seen[key] = self.kb.validity(code, day, "icd10cm").valid
+                v = self.kb.validity(code, day, "icd10cm")
             except ChartcodeError:
-                self.seen[key] = False
+                self.seen[key] = "malformed"
+            else:
+                if v.valid:
+                    self.seen[key] = None
+                elif v.spans:
+                    self.seen[key] = "not valid on the date"
+                else:
+                    self.seen[key] = "header" if "category header" in v.message else "never existed"
         return self.seen[key]
+
+    def valid(self, code: str, day: date | None) -> bool:
+        return self.problem(code, day) is None
 
 
 def evaluate(
@@ -167,7 +181,7 @@ def evaluate(
         predicted.append(codes)
         invalid.update(code for code in codes if not check.valid(code, day))
 
-    gold_bad = [code for doc in gold for code in doc if not check.valid(code, None)]
+    gold_bad = [(code, why) for doc in gold for code in doc if (why := check.problem(code, None))]
     newest = kb.release_for("icd10cm-tabular", None)
     emitted = sum(len(p) for p in predicted)
     scores = metrics.score_all(gold, predicted)
@@ -191,8 +205,9 @@ def evaluate(
         },
         "gold_not_valid": {
             "count": len(gold_bad),
-            "distinct": len(set(gold_bad)),
+            "distinct": len({code for code, _ in gold_bad}),
             "release": newest.id if newest else None,
+            "why": dict(sorted(Counter(why for _, why in gold_bad).items())),
         },
         "errors": dict(sorted(errors.items())),
         "latency": {**metrics.latency_summary(latencies), "total_seconds": wall},

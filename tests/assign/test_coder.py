@@ -1,0 +1,170 @@
+"""Diagnosis coding per guideline rule and context cue, on short synthetic notes, with the full code sets."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from chartcode.assign.api import CodingOptions
+from chartcode.assign.coder import Coder
+from chartcode.codesets.kb import KnowledgeBase
+from chartcode.errors import InputError, NoReleaseForDateError
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def coder(full_kb: KnowledgeBase) -> Coder:
+    return Coder(full_kb)
+
+
+def codes(coder: Coder, text: str, **options: object) -> list[str]:
+    return [d.code for d in coder.code(text, CodingOptions(**options)).diagnoses]  # type: ignore[arg-type]
+
+
+def test_diabetes_with_ckd_combination_and_stage(coder: Coder) -> None:
+    assert codes(coder, "Type 2 diabetes with diabetic CKD stage 3a") == ["E11.22", "N18.31"]
+
+
+def test_diabetes_with_ckd_evidence_and_index_path(coder: Coder) -> None:
+    text = "Type 2 diabetes with diabetic CKD stage 3a"
+    result = coder.code(text, CodingOptions())
+    e11 = result.diagnoses[0]
+    assert e11.path == "Diabetes, diabetic (mellitus) (sugar) › type 2 › with › chronic kidney disease"
+    assert e11.guideline == "I.A.15"
+    for d in result.diagnoses:
+        for ev in d.evidence:
+            assert text[ev.start : ev.end] == ev.text
+    n18 = result.diagnoses[1]
+    assert [ev.text for ev in n18.evidence] == ["CKD stage 3a"]
+    assert 0 < n18.confidence <= 1
+
+
+def test_hypertension_with_ckd(coder: Coder) -> None:
+    assert codes(coder, "hypertension with CKD stage 4") == ["I12.9", "N18.4"]
+
+
+def test_hypertension_and_ckd_linked_across_sentences(coder: Coder) -> None:
+    # Guideline I.A.15 / I.C.9.a.2: the link is presumed; the combination code replaces I10
+    assert codes(coder, "Essential hypertension. Chronic kidney disease stage 3b.") == ["I12.9", "N18.32"]
+
+
+def test_outpatient_rule_out_codes_the_symptom(coder: Coder) -> None:
+    assert codes(coder, "cough, rule out pneumonia") == ["R05.9"]
+
+
+def test_negated_condition_is_not_coded(coder: Coder) -> None:
+    assert codes(coder, "no evidence of pneumonia") == []
+    assert codes(coder, "Patient denies chest pain.") == []
+    assert codes(coder, "no evidence of pneumonia", policy="all-mentions") == []
+
+
+def test_inpatient_uncertain_diagnosis_is_coded_as_established(coder: Coder) -> None:
+    result = coder.code("Discharge diagnosis: probable pneumonia.", CodingOptions(setting="inpatient"))
+    assert [(d.code, d.guideline) for d in result.diagnoses] == [("J18.9", "II.H")]
+    assert codes(coder, "Discharge diagnosis: probable pneumonia.", setting="outpatient") == []
+
+
+def test_all_mentions_keeps_uncertain_and_symptoms(coder: Coder) -> None:
+    assert codes(coder, "cough, rule out pneumonia", policy="all-mentions") == ["R05.9", "J18.9"]
+    assert codes(coder, "Pneumonia with cough.", policy="all-mentions") == ["J18.9", "R05.9"]
+
+
+def test_symptom_integral_to_confirmed_diagnosis_is_dropped_in_billing(coder: Coder) -> None:
+    assert codes(coder, "Pneumonia with cough.") == ["J18.9"]
+
+
+def test_family_history_goes_to_z80_z84(coder: Coder) -> None:
+    result = coder.code("Family history of breast cancer.", CodingOptions())
+    assert [(d.code, d.status) for d in result.diagnoses] == [("Z80.3", "family history")]
+    # abstraction keeps the family-history code too (it describes the patient's record), never the cancer
+    result = coder.code("Family history of breast cancer.", CodingOptions(policy="all-mentions"))
+    assert [(d.code, d.status) for d in result.diagnoses] == [("Z80.3", "family history")]
+
+
+def test_personal_history_goes_to_z85_z87(coder: Coder) -> None:
+    got = coder.code("History of breast cancer.", CodingOptions()).diagnoses
+    assert [d.code[:3] for d in got] == ["Z85"]
+    assert got[0].guideline == "I.C.21.c.4"
+
+
+def test_long_term_insulin_from_use_additional_note(coder: Coder) -> None:
+    result = coder.code("Type 2 diabetes mellitus, on insulin.", CodingOptions())
+    assert [d.code for d in result.diagnoses] == ["E11.9", "Z79.4"]
+    assert "use additional code" in result.diagnoses[1].rationale
+
+
+def test_code_first_etiology_is_kept(coder: Coder) -> None:
+    assert codes(coder, "COVID-19 pneumonia.", date_of_service=date(2021, 12, 1)) == ["J12.82", "U07.1"]
+
+
+def test_code_not_valid_on_date_is_never_emitted(coder: Coder) -> None:
+    got = codes(coder, "COVID-19 pneumonia.", date_of_service=date(2019, 12, 1))
+    assert "U07.1" not in got and "J12.82" not in got
+
+
+def test_seventh_character_defaults_to_initial_encounter(coder: Coder) -> None:
+    got = codes(coder, "Closed fracture of the femur.")
+    assert got and all(c.startswith("S72.") and c.endswith("A") and len(c) == 8 for c in got)
+
+
+def test_heart_failure_acuity_and_type(coder: Coder) -> None:
+    assert codes(coder, "Acute on chronic diastolic congestive heart failure") == ["I50.33"]
+
+
+def test_copd_with_exacerbation_and_asthma_severity(coder: Coder) -> None:
+    assert codes(coder, "Chronic obstructive pulmonary disease with acute exacerbation") == ["J44.1"]
+    assert codes(coder, "Mild intermittent asthma") == ["J45.20"]
+
+
+def test_abbreviations_are_expanded(coder: Coder) -> None:
+    assert codes(coder, "Assessment: HTN, T2DM.") == ["I10", "E11.9"]
+
+
+def test_every_code_is_valid_and_billable(coder: Coder, full_kb: KnowledgeBase, shared_data: Path) -> None:
+    day = date(2026, 3, 2)
+    path = shared_data.parent / "eval" / "codiesp" / "dev.jsonl"
+    cases = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()[:25]]
+    for case in cases:
+        result = coder.code(case["text"], CodingOptions(policy="all-mentions", date_of_service=day))
+        for d in result.diagnoses:
+            assert full_kb.validity(d.code, day).valid, d.code
+            for ev in d.evidence:
+                assert case["text"][ev.start : ev.end] == ev.text
+
+
+def test_without_date_the_newest_release_is_named(coder: Coder) -> None:
+    result = coder.code("Hypertension.", CodingOptions())
+    assert result.release == "icd10cm-tabular:FY2026"
+    assert result.date_of_service is None
+    assert result.warnings == (
+        "no date of service: coded with the newest installed release (icd10cm-tabular:FY2026)",
+    )
+
+
+def test_date_outside_installed_releases_is_an_error(coder: Coder) -> None:
+    with pytest.raises(NoReleaseForDateError):
+        coder.code("Hypertension.", CodingOptions(date_of_service=date(2012, 1, 1)))
+
+
+def test_malformed_document_is_a_clear_error(coder: Coder) -> None:
+    with pytest.raises(InputError) as err:
+        coder.code('{"resourceType": "Patient"}', CodingOptions())
+    assert "Patient" in str(err.value) or "resource" in str(err.value)
+    with pytest.raises(InputError):
+        coder.code("   ", CodingOptions())
+
+
+def test_fhir_document_reference_is_coded(coder: Coder) -> None:
+    import base64
+
+    note = base64.b64encode(b"Assessment: essential hypertension.").decode()
+    resource = {
+        "resourceType": "DocumentReference",
+        "status": "current",
+        "content": [{"attachment": {"contentType": "text/plain", "data": note}}],
+    }
+    assert codes(coder, json.dumps(resource)) == ["I10"]
