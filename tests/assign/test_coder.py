@@ -168,3 +168,37 @@ def test_fhir_document_reference_is_coded(coder: Coder) -> None:
         "content": [{"attachment": {"contentType": "text/plain", "data": note}}],
     }
     assert codes(coder, json.dumps(resource)) == ["I10"]
+
+
+def test_eval_on_a_dev_sample_with_the_real_coder(full_kb: KnowledgeBase, shared_data: Path) -> None:
+    """`chartcode eval` in CI: a seeded sample of CodiEsp dev, the real coder, no invalid code."""
+    from typer.testing import CliRunner
+
+    from chartcode.cli.main import app
+
+    data = shared_data.parent / "eval" / "codiesp" / "dev.jsonl"
+    result = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            "--data",
+            str(data),
+            "--sample",
+            "40",
+            "--seed",
+            "7",
+            "--kb",
+            str(full_kb.path),
+            "--jobs",
+            "1",
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["counts"]["documents"] == 40
+    assert report["invalid_emitted"]["count"] == 0
+    # a regression floor well under the measured dev numbers in docs/EVALUATION.md
+    assert report["scores"]["full"]["f1"] > 0.3
+    assert report["scores"]["category"]["f1"] > 0.4
