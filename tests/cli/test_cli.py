@@ -136,3 +136,15 @@ def test_install_bad_source_cli(tmp_path: Path) -> None:
 def test_version() -> None:
     code, out, _ = run("--version")
     assert code == 0 and out.startswith("chartcode ")
+
+
+def test_index_browsing(kb: Path) -> None:
+    code, out, _ = run("index", "diabetes", "--kb", str(kb), "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["path"][0]["title"].startswith("Diabetes")
+    assert data["subterms"]
+    code, _, err = run("index", "nosuchterm", "--kb", str(kb))
+    assert code == 1 and "[CC150] no path 'nosuchterm'" in err
+    code, _, err = run("index", "x", "--tree", "loinc", "--kb", str(kb))
+    assert code == 1 and "--tree 'loinc' is not known" in err

@@ -139,3 +139,54 @@ def run() -> None:  # pragma: no cover - console entry
 
 if __name__ == "__main__":  # pragma: no cover
     app()
+
+
+@app.command("index")
+def index_cmd(
+    steps: Annotated[
+        list[str], typer.Argument(help="Main term, then subterms, e.g. Diabetes 'type 2' with.")
+    ],
+    tree: Annotated[
+        str, typer.Option("--tree", help="index, eindex (external causes), drug or neoplasm.")
+    ] = "index",
+    date: DateOption = None,
+    kb: codesets.KbOption = None,
+    fmt: codesets.FormatOption = Format.text,
+) -> None:
+    """Browse the Alphabetic Index (or the External Cause index, Drug or Neoplasm Table) as a coder does."""
+    from chartcode.codesets import index as index_api
+    from chartcode.codesets.kb import open_kb, parse_date
+    from chartcode.errors import InputError
+
+    with handle_errors(fmt):
+        if tree not in ("index", "eindex", "drug", "neoplasm"):
+            raise InputError(f"--tree {tree!r} is not known.", "use index, eindex, drug or neoplasm.")
+        base = open_kb(codesets.kb_path(kb))
+        release = base.require_release(f"icd10cm-{tree}", parse_date(date), nearest=True)
+        found = index_api.walk(base.conn, release.id, tree, steps)
+        if not found:
+            raise InputError(
+                f"no path {' › '.join(steps)!r} in {release.id}.",
+                "start with a main term (e.g. `chartcode index Diabetes`); "
+                "subterms are matched by their words.",
+            )
+        kids = index_api.children(base.conn, release.id, found[-1].id)
+
+    def entry(t: index_api.IndexTerm) -> dict[str, object]:
+        return {"title": t.display, "code": t.code, "see": t.see, "see_also": t.see_also, "cells": t.cells}
+
+    data = {"release": release.id, "path": [entry(t) for t in found], "subterms": [entry(t) for t in kids]}
+
+    def text() -> None:
+        console.print(f"{index_api.format_path(found)}   ({release.id})", markup=False)
+        last = found[-1]
+        for label, value in (("code", last.code), ("see", last.see), ("see also", last.see_also)):
+            if value:
+                console.print(f"  {label}: {value}")
+        for heading, code in last.cells.items():
+            console.print(f"  {heading}: {code}")
+        for t in kids:
+            extra = t.code or (f"see {t.see}" if t.see else "")
+            console.print(f"    › {t.display}  {extra}", markup=False)
+
+    render(fmt, data, text)
