@@ -87,6 +87,7 @@ class Candidate:
     end: int = -1
     window: frozenset[str] = frozenset()  # note words around the mention (for history walks)
     main: str | None = None  # key of the index main term the code belongs to
+    used: frozenset[str] = frozenset()  # note words the index walk used
     depth: int = 0  # how many subterms below the main term the walk went
 
 
@@ -161,9 +162,18 @@ class Coder:
             warnings.append(f"no date of service: coded with the newest installed release ({lex.release})")
         candidates: list[Candidate] = []
         anchor_mentions = find_mentions(doc, anchors)
-        doc_words = _affirmed_words(doc, anchor_mentions)
+        # first pass: every mention with what its own sentence documents
         for m in anchor_mentions:
-            candidates.extend(self._walk_mention(doc, m, lex, doc_words))
+            candidates.extend(self._walk_mention(doc, m, lex, frozenset()))
+        # second pass (Guideline I.A.15): diabetes and hypertension are linked to the conditions
+        # documented anywhere in the note
+        conditions = _condition_words(candidates)
+        if conditions:
+            wide_mentions = {id(m) for m in anchor_mentions if m.normalized in DOCUMENT_WIDE_WITH}
+            candidates = [c for c in candidates if id(c.mention) not in wide_mentions]
+            for m in anchor_mentions:
+                if id(m) in wide_mentions:
+                    candidates.extend(self._walk_mention(doc, m, lex, conditions))
         for m in find_mentions(doc, terms):
             candidates.extend(self._term_mention(m, lex))
         resolved = [c for c in (self._billable(c, lex, day) for c in candidates) if c is not None]
@@ -207,6 +217,10 @@ class Coder:
                 code, where, rationale = _code_along(tree, path)
             if code is None and node.see:
                 code, where, rationale = self._follow_see(tree, lex, node, window - own - used)
+            if code is None and node.see_also:  # "Bleeding — see also Hemorrhage": the entry to use
+                code, where, rationale = self._follow_see(
+                    tree, lex, replace(node, see=node.see_also), window - own - used
+                )
             if code is None:
                 continue
             guideline = "I.A.15" if any(tree.nodes[p].title.lower() in CONNECTIVES for p in path) else None
@@ -223,6 +237,7 @@ class Coder:
                 window=window,
                 main=tree.nodes[main_id].title,
                 depth=depth,
+                used=used,
             )
             # most note words explained; then a main term titled exactly as written; then the main
             # entry of its name (the largest subtree: "Fracture, traumatic" over "Fracture, burst")
@@ -476,6 +491,17 @@ def with_synonyms(words: Iterable[str]) -> frozenset[str]:
     for w in list(out):
         out.update(SYNONYMS.get(w, ()))
     return frozenset(out)
+
+
+def _condition_words(cands: Iterable[Candidate]) -> frozenset[str]:
+    """Words naming the conditions the note affirms (their mentions and the subterms that coded them)."""
+    words: set[str] = set()
+    for c in cands:
+        if c.mention.negated or c.mention.hypothetical or c.mention.family:
+            continue
+        words.update(w for w in phrase_key(c.mention.expanded).split() if w not in STOP)
+        words.update(c.used)
+    return with_synonyms(words)
 
 
 def _affirmed_words(doc: Document, mentions: Iterable[Mention]) -> frozenset[str]:

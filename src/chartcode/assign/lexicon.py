@@ -231,14 +231,15 @@ class IndexTree:
                 words = content_words(part)
                 if part.lower().startswith("by site") or not words:
                     continue
-                best = None
-                for child in self.nodes[node].children:
-                    if self.nodes[child].words == words or (words and words <= self.nodes[child].words):
-                        best = child
-                        break
-                if best is None:
+                # the subterm named exactly, else the one naming it with the fewest other words
+                named = [
+                    c for c in self.nodes[node].children if any(words <= alt for alt in self.nodes[c].alts)
+                ]
+                if not named:
                     break
-                node = best
+                node = min(
+                    named, key=lambda c: min(len(alt - words) for alt in self.nodes[c].alts if words <= alt)
+                )
             return node
         return None
 
