@@ -202,3 +202,11 @@ def test_eval_on_a_dev_sample_with_the_real_coder(full_kb: KnowledgeBase, shared
     # a regression floor well under the measured dev numbers in docs/EVALUATION.md
     assert report["scores"]["full"]["f1"] > 0.3
     assert report["scores"]["category"]["f1"] > 0.4
+
+
+def test_drug_table_adverse_effect_and_poisoning(coder: Coder) -> None:
+    result = coder.code("Rash due to adverse effect of amoxicillin.", CodingOptions())
+    assert [(d.code, d.guideline) for d in result.diagnoses] == [("R21", None), ("T36.0X5A", "I.C.19.e")]
+    assert "Table of Drugs and Chemicals: Amoxicillin (Adverse effect)" in result.diagnoses[1].rationale
+    assert codes(coder, "Intentional overdose of acetaminophen in a suicide attempt.")[0] == "T39.1X2A"
+    assert codes(coder, "Took amoxicillin for otitis media.") == ["H66.90"]  # no circumstance, no T code

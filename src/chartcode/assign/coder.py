@@ -101,6 +101,7 @@ class Coder:
         self.blocked = calibration() if blocked is None else blocked
         self._lock = threading.Lock()
         self._cache: dict[tuple[str, ...], tuple[Lexicon, TermMatcher, TermMatcher]] = {}
+        self._drug_matchers: dict[str, TermMatcher] = {}
         if warm and kb.has("icd10cm-tabular"):
             self.lexicon_for(None)  # build the newest release's lexicon now, not on the first note
 
@@ -176,6 +177,7 @@ class Coder:
                     candidates.extend(self._walk_mention(doc, m, lex, conditions))
         for m in find_mentions(doc, terms):
             candidates.extend(self._term_mention(m, lex))
+        candidates.extend(self._drug_mentions(doc, lex))
         resolved = [c for c in (self._billable(c, lex, day) for c in candidates) if c is not None]
         kept = _apply_policy(resolved, options, lambda c: self._history_code(c, lex, day))
         # calibration never vetoes a combination code the index reached through documented
@@ -259,6 +261,53 @@ class Coder:
         path, _ = _walk(tree, target, words, frozenset())
         code, where, rationale = _code_along(tree, path)
         return code, where, f"see {see}: {rationale}" if code else ""
+
+    # --- Table of Drugs and Chemicals ---------------------------------------------------------
+
+    def _drug_mentions(self, doc: Document, lex: Lexicon) -> list[Candidate]:
+        """Poisoning, adverse effect and underdosing (Guideline I.C.19.e): the substance's row of the
+        Table of Drugs and Chemicals, the column the note's words name. Only sentences that name one
+        of those circumstances are read."""
+        tree = lex.drug
+        if tree is None:
+            return []
+        ts = doc.expanded.tokens
+        sentences = [k for k, (i0, i1) in enumerate(ts.sentences) if _DRUG_CUES & set(ts.norm[i0:i1])]
+        if not sentences:
+            return []
+        matcher = self._drug_matchers.get(tree.release)
+        if matcher is None:
+            matcher = TermMatcher(tree.main_by_key)
+            self._drug_matchers[tree.release] = matcher
+        out: list[Candidate] = []
+        for m in find_mentions(doc, matcher):
+            if m.sentence not in sentences:
+                continue
+            i0, i1 = ts.sentences[m.sentence]
+            words = set(ts.norm[i0:i1])
+            column = _drug_column(words)
+            for node_id in tree.main_by_key.get(m.normalized, [])[:1]:
+                cells = json.loads(tree.nodes[node_id].cells or "{}")
+                code = cells.get(column)
+                if not code or code.startswith("-"):
+                    continue
+                where = f"{tree.format_path(node_id)} ({column})"
+                out.append(
+                    Candidate(
+                        code=code,
+                        mention=m,
+                        rationale=f"Table of Drugs and Chemicals: {where} → {code}",
+                        path=where,
+                        score=len(m.normalized.split()) + 1,
+                        confidence=0.75,
+                        guideline="I.C.19.e",
+                        start=m.start,
+                        end=m.end,
+                        main=tree.nodes[node_id].title,
+                        depth=1,
+                    )
+                )
+        return out
 
     # --- tabular terms -------------------------------------------------------------------------
 
@@ -410,6 +459,28 @@ class Coder:
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+_POISONING = frozenset(
+    phrase_key(w) for w in ("poisoning", "overdose", "intoxication", "toxicity", "ingestion")
+)
+_ADVERSE = frozenset(phrase_key(w) for w in ("adverse", "side", "induced", "reaction", "allergic", "allergy"))
+_UNDERDOSING = frozenset(phrase_key(w) for w in ("underdosing", "underdose", "missed", "noncompliance"))
+_DRUG_CUES = _POISONING | _ADVERSE | _UNDERDOSING
+
+
+def _drug_column(words: set[str]) -> str:
+    """The Drug Table column the sentence names (accidental poisoning unless intent is documented)."""
+    if words & _UNDERDOSING:
+        return "Underdosing"
+    if words & _POISONING:
+        if words & {"suicide", "suicidal", "intentional", "self", "harm"}:
+            return "Poisoning Intentional self-harm"
+        if words & {"assault", "homicide"}:
+            return "Poisoning Assault"
+        if words & {"undetermined"}:
+            return "Poisoning Undetermined"
+        return "Poisoning Accidental (unintentional)"
+    return "Adverse effect"
 
 
 def _protected(c: Candidate, lex: Lexicon) -> bool:
@@ -721,7 +792,8 @@ def _status_of(c: Candidate) -> str:
 
 def _drop_integral_symptoms(cands: list[Candidate]) -> list[Candidate]:
     """Guideline I.B.5: signs and symptoms in the same sentence as a confirmed diagnosis are integral."""
-    confirmed = {c.mention.sentence for c in cands if not c.code.startswith("R") and c.status == "present"}
+    # an injury, poisoning or adverse effect does not absorb its manifestations (I.C.19.e.5.a)
+    confirmed = {c.mention.sentence for c in cands if c.code[0] not in "RSTVWXYZ" and c.status == "present"}
     return [c for c in cands if not (c.code.startswith("R") and c.mention.sentence in confirmed)]
 
 
