@@ -161,7 +161,7 @@ class MceEdit:
 
 
 # kind in icd_notes -> Conventions field
-_FIELDS = {
+NOTE_FIELDS = {
     "excludes1": "excludes1",
     "excludes2": "excludes2",
     "includes": "includes",
@@ -272,7 +272,7 @@ def _conventions(conn: sqlite3.Connection, release: str, chain: list[IcdCode]) -
     by_scope: dict[str, list[tuple[str, str, int, str, str]]] = {}
     for row in rows:
         by_scope.setdefault(row[0], []).append(row)
-    grouped: dict[str, list[Note]] = {name: [] for name in _FIELDS.values()}
+    grouped: dict[str, list[Note]] = {name: [] for name in NOTE_FIELDS.values()}
     seventh: list[tuple[str, str]] = []
     seventh_source: str | None = None
     for scope in scopes:  # nearest first
@@ -287,7 +287,7 @@ def _conventions(conn: sqlite3.Connection, release: str, chain: list[IcdCode]) -
                     seventh_source = source
                     seventh.append((text, targets))
                 continue
-            field_name = _FIELDS.get(kind)
+            field_name = NOTE_FIELDS.get(kind)
             if field_name is not None:
                 grouped[field_name].append(_note(text, targets, source, kind))
     placeholder = False

@@ -373,12 +373,9 @@ class KnowledgeBase:
     def _lookup_icd(self, code: str, day: date | None, validity: Validity) -> LookupResult:
         release = self.release_for("icd10cm-tabular", day, nearest=True)
         notes: list[str] = []
-        rec = None
-        if release is not None:
-            if self.records.available:
-                rec = self.records.lookup(release.id, code)
-            else:  # a knowledge base compiled without lookup records: ask the tables
-                rec = self._icd_record_from_tables(release.id, code)
+        rec = (
+            self.records.lookup(release.id, code) if release is not None and self.records.available else None
+        )
         result = LookupResult(
             code=code,
             system="icd10cm",
@@ -428,42 +425,6 @@ class KnowledgeBase:
         result.edits = {"mce": mce, "ioce": ioce}
         result.notes = notes
         return result
-
-    def _icd_record_from_tables(self, release: str, code: str) -> dict[str, Any] | None:
-        details = icd10cm.code_details(self.conn, release, code)
-        if details is None:
-            return None
-        from chartcode.codesets.formats.icd10cm_lookup import FIELDS
-
-        conv = details.conventions
-        conventions: dict[str, Any] = {
-            f: [
-                {"text": n.text, "targets": [list(t) for t in n.targets], "source_code": n.source_code}
-                for n in getattr(conv, f)
-            ]
-            for f in FIELDS.values()
-            if f != "seventh_notes"
-        }
-        if conv.seventh:
-            conventions["seventh"] = {
-                "defined_at": conv.seventh_source,
-                "placeholder_x": conv.placeholder_x,
-                "characters": [{"char": c, "meaning": m} for c, m in conv.seventh],
-                "notes": [n.text for n in conv.seventh_notes],
-            }
-        if not details.code.billable:
-            conventions["children"] = [
-                {"code": k.code, "description": k.description}
-                for k in icd10cm.children(self.conn, release, code)
-            ]
-        return {
-            "description": details.code.description,
-            "billable": details.code.billable,
-            "hierarchy": [
-                {"code": a.code, "description": a.description} for a in reversed(details.ancestors)
-            ],
-            "conventions": conventions,
-        }
 
     def _lookup_procedure(self, code: str, system: str, day: date | None, validity: Validity) -> LookupResult:
         notes: list[str] = []

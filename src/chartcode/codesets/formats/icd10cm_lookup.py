@@ -17,6 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from chartcode.codesets import icd10cm
 from chartcode.codesets.common import DatasetSpec
 
 SPECS: list[DatasetSpec] = []
@@ -26,17 +27,7 @@ DROP TABLE IF EXISTS icd_lookup;
 CREATE TABLE icd_lookup(release TEXT NOT NULL, code TEXT NOT NULL, record TEXT NOT NULL,
   PRIMARY KEY(release, code)) WITHOUT ROWID;
 """
-FIELDS = {
-    "excludes1": "excludes1",
-    "excludes2": "excludes2",
-    "includes": "includes",
-    "inclusion_term": "inclusion_terms",
-    "code_first": "code_first",
-    "use_additional": "use_additional",
-    "code_also": "code_also",
-    "note": "notes",
-    "seventh_note": "seventh_notes",
-}
+FIELDS = icd10cm.NOTE_FIELDS  # icd_notes.kind -> Conventions field
 
 
 def _tables(conn: sqlite3.Connection) -> set[str]:
