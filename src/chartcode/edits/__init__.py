@@ -1,0 +1,1 @@
+"""Claim edits: the checks payers apply, as registered rules with ids, severities, fixes and citations."""
