@@ -3,8 +3,9 @@
 Each rule has a stable id (``NCCI-PTP``, ``MCE-SEX`` …), a default severity, a title a coder
 understands, and a citation (guideline section or CMS manual chapter). A rule's ``check`` is a
 generator of :class:`Finding` called as ``check(rule, claim, ctx)``; it never raises for a
-problem in the claim. When the data a rule needs is missing for a line's date of service, the rule yields a finding saying it could not run
-(``<RULE>-NOT-RUN``, severity warning): a check never passes silently.
+problem in the claim. When the data a rule needs is missing for a line's date of service, the
+rule yields a finding saying it could not run (``<RULE>-NOT-RUN``, severity warning): a check
+never passes silently.
 """
 
 from __future__ import annotations
