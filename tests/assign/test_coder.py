@@ -210,3 +210,14 @@ def test_drug_table_adverse_effect_and_poisoning(coder: Coder) -> None:
     assert "Table of Drugs and Chemicals: Amoxicillin (Adverse effect)" in result.diagnoses[1].rationale
     assert codes(coder, "Intentional overdose of acetaminophen in a suicide attempt.")[0] == "T39.1X2A"
     assert codes(coder, "Took amoxicillin for otitis media.") == ["H66.90"]  # no circumstance, no T code
+
+
+def test_metastasis_goes_to_the_secondary_column_of_the_neoplasm_table(coder: Coder) -> None:
+    result = coder.code("CT showed liver metastases.", CodingOptions(policy="all-mentions"))
+    assert [d.code for d in result.diagnoses] == ["C78.7"]
+    assert "Malignant Secondary" in (result.diagnoses[0].path or "")
+    assert codes(coder, "Bone metastases.", policy="all-mentions") == ["C79.51"]
+
+
+def test_adjectives_reach_their_main_terms(coder: Coder) -> None:
+    assert codes(coder, "The patient was pale and febrile.", policy="all-mentions") == ["R23.1", "R50.9"]

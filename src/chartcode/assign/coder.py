@@ -219,6 +219,17 @@ class Coder:
                 code, where, rationale = _code_along(tree, path)
             if code is None and node.see:
                 code, where, rationale = self._follow_see(tree, lex, node, window - own - used)
+            if code is None and depth == 0:  # "Metastasis › spread (to) — see Neoplasm, secondary, by site"
+                neoplasm_see = next(
+                    (
+                        tree.nodes[k].see
+                        for k in node.children
+                        if (tree.nodes[k].see or "").startswith("Neoplasm")
+                    ),
+                    None,
+                )
+                if neoplasm_see and lex.neoplasm is not None:
+                    code, where, rationale = _neoplasm_code(lex.neoplasm, neoplasm_see, window - own - used)
             if code is None and node.see_also:  # "Bleeding — see also Hemorrhage": the entry to use
                 code, where, rationale = self._follow_see(
                     tree, lex, replace(node, see=node.see_also), window - own - used
@@ -673,9 +684,10 @@ def _neoplasm_code(tree: IndexTree, see: str, words: frozenset[str]) -> tuple[st
 
     behaviour = "unspecified"
     low = see.lower()
-    for key in ("in situ", "benign", "uncertain", "malignant"):
+    for key in ("in situ", "benign", "uncertain", "secondary", "malignant"):
         if key in low:
             behaviour = "primary" if key == "malignant" else key
+            break
     if behaviour == "primary" and words & {"metastasis", "metastatic", "metastase", "secondary"}:
         behaviour = "secondary"
     mains = tree.main_by_key.get("neoplasm") or next(iter(tree.main_by_key.values()), [])
@@ -803,6 +815,23 @@ def _prefer_specific(cands: list[Candidate]) -> list[Candidate]:
     (Pneumonia → J18.9 yields to Pneumonia › in › COVID-19 → J12.82; Guideline I.B.9)."""
     specific_mains = {c.main for c in cands if c.main is not None and c.depth > 0}
     cands = [c for c in cands if not (c.main in specific_mains and c.depth == 0)]
+    # a bare generic word ("infection" in "HIV infection") yields to any code whose evidence covers it
+    cands = [
+        c
+        for c in cands
+        if not (
+            c.depth == 0
+            and c.mention.normalized in SELF_CODING_GENERIC
+            and any(
+                o is not c
+                and o.code != c.code
+                and o.start <= c.start
+                and c.end <= o.end
+                and (o.end - o.start) > (c.end - c.start)
+                for o in cands
+            )
+        )
+    ]
     out: list[Candidate] = []
     order = sorted(cands, key=lambda c: (-c.score, -len(c.code)))
     for c in order:

@@ -152,6 +152,40 @@ SYNONYMS = {
     "mi": ("myocardial", "infarction"),
     "stroke": ("infarction", "cerebral"),
 }
+# How notes describe a patient with a condition the index names with a noun ("pale" → Pallor).
+ADJECTIVE_TERMS = {
+    "pale": "pallor",
+    "febrile": "fever",
+    "feverish": "fever",
+    "anemic": "anemia",
+    "jaundiced": "jaundice",
+    "icteric": "jaundice",
+    "cachectic": "cachexia",
+    "obese": "obesity",
+    "septic": "sepsis",
+    "dyspneic": "dyspnea",
+    "tachycardic": "tachycardia",
+    "bradycardic": "bradycardia",
+    "hypotensive": "hypotension",
+    "asthenic": "asthenia",
+    "dehydrated": "dehydration",
+    "swollen": "swelling",
+    "painful": "pain",
+    "itchy": "itching",
+    "nauseous": "nausea",
+    "pruritic": "pruritus",
+    "cyanotic": "cyanosis",
+    "diaphoretic": "diaphoresis",
+    "lethargic": "lethargy",
+    "somnolent": "somnolence",
+    "confused": "confusion",
+    "depressed": "depression",
+    "anxious": "anxiety",
+    "hypoxic": "hypoxemia",
+    "hypoxemic": "hypoxemia",
+    "oliguric": "oliguria",
+    "anuric": "anuria",
+}
 STOP = frozenset(
     {
         "of",
@@ -268,6 +302,10 @@ def load_tree(conn: sqlite3.Connection, release: str, tree: str) -> IndexTree:
         elif node.level == 0:
             for variant in main_term_variants(node.title):
                 main_by_key[variant].append(node.id)
+    for adjective, noun in ADJECTIVE_TERMS.items():
+        target = main_by_key.get(phrase_key(noun))
+        if target and phrase_key(adjective) not in main_by_key:
+            main_by_key[phrase_key(adjective)] = list(target)
     return IndexTree(tree, release, nodes, dict(main_by_key))
 
 
