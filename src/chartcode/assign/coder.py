@@ -170,11 +170,13 @@ class Coder:
         # documented anywhere in the note
         conditions = _condition_words(candidates)
         if conditions:
-            wide_mentions = {id(m) for m in anchor_mentions if m.normalized in DOCUMENT_WIDE_WITH}
-            candidates = [c for c in candidates if id(c.mention) not in wide_mentions]
-            for m in anchor_mentions:
-                if id(m) in wide_mentions:
-                    candidates.extend(self._walk_mention(doc, m, lex, conditions))
+            first_codes = [refine_code(c.code, lex, c.mention) or c.code for c in candidates]
+            for k, cand in enumerate(candidates):
+                if cand.mention.normalized not in DOCUMENT_WIDE_WITH:
+                    continue
+                linked = self._walk_mention(doc, cand.mention, lex, conditions)
+                if linked and self._corroborated(linked[0], first_codes, lex):
+                    candidates[k] = linked[0]
         for m in find_mentions(doc, terms):
             candidates.extend(self._term_mention(m, lex))
         candidates.extend(self._drug_mentions(doc, lex))
@@ -259,6 +261,20 @@ class Coder:
             if best is None or key > best[0]:
                 best = (key, cand)
         return [best[1]] if best else []
+
+    def _corroborated(self, linked: Candidate, documented: list[str], lex: Lexicon) -> bool:
+        """A link made across sentences stands when the combination code's "Use additional code"
+        companion is documented (I12.9 needs an N18 stage code; E11.22 likewise), or when the code
+        asks for none."""
+        from chartcode.codesets import icd10cm
+
+        code = refine_code(linked.code, lex, linked.mention)
+        if code is None:
+            return False
+        notes = [n for n in icd10cm.conventions(self.kb.conn, lex.release, code).use_additional if n.targets]
+        if not notes:
+            return True
+        return any(icd10cm.covers(t, d) for n in notes for t in n.targets for d in documented)
 
     def _follow_see(
         self, tree: IndexTree, lex: Lexicon, node: Node, words: frozenset[str]
