@@ -221,3 +221,10 @@ def test_metastasis_goes_to_the_secondary_column_of_the_neoplasm_table(coder: Co
 
 def test_adjectives_reach_their_main_terms(coder: Coder) -> None:
     assert codes(coder, "The patient was pale and febrile.", policy="all-mentions") == ["R23.1", "R50.9"]
+
+
+def test_neoplasm_site_from_the_note_and_from_see_references(coder: Coder) -> None:
+    assert codes(coder, "Carcinoma of the breast.", policy="all-mentions") == ["C50.919"]
+    assert codes(coder, "Metastatic carcinoma of the liver.", policy="all-mentions") == ["C78.7"]
+    # "Chondrosarcoma - see Neoplasm, cartilage, malignant": the reference names the site
+    assert codes(coder, "Chondrosarcoma.", policy="all-mentions") == ["C41.9"]

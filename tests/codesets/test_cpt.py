@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -12,15 +11,11 @@ import pytest
 from chartcode.codesets import procedures as q
 from chartcode.codesets.formats import cpt
 from chartcode.errors import CodesetFormatError
+from tests.codesets.sourcekit import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-
-
-@pytest.fixture()
-def conn() -> Iterator[sqlite3.Connection]:
-    connection = sqlite3.connect(":memory:")
-    yield connection
-    connection.close()
+TXT_ROW = "99213 Test one\n"  # a good first row of a plain-text file
+CSV_HEAD = "Code,Description\n99213,Test one\n"  # a header and a good first row
+NOT_CPT = "is not a CPT code (4 digits + digit or letter)"
 
 
 def test_not_part_of_directory_scanning() -> None:
@@ -66,34 +61,19 @@ def test_csv_layout_and_reload_replaces(conn: sqlite3.Connection, tmp_path: Path
 @pytest.mark.parametrize(
     ("name", "text", "line", "problem"),
     [
-        ("a.txt", "99213 Test one\n9921 Test two\n", 2, "not '<5-character code> <descriptor>'"),
-        (
-            "b.txt",
-            "99213 Test one\nJ3301 Test two\n",
-            2,
-            "code 'J3301' is not a CPT code (4 digits + digit or letter)",
-        ),
-        ("c.txt", "99213 Test one\n\n99214 Test two\n", 2, "a blank line"),
+        ("a.txt", TXT_ROW + "9921 Test two\n", 2, "not '<5-character code> <descriptor>'"),
+        ("b.txt", TXT_ROW + "J3301 Test two\n", 2, f"code 'J3301' {NOT_CPT}"),
+        ("c.txt", TXT_ROW + "\n99214 Test two\n", 2, "a blank line"),
         (
             "d.txt",
-            "99213 Test one\n99214 Test two\n99213 Test three\n",
+            TXT_ROW + "99214 Test two\n99213 Test three\n",
             3,
             "code 99213 is listed twice (first on line 1)",
         ),
-        ("e.csv", "Code,Description\n99213,Test one\n99214,\n", 3, "code 99214 has an empty descriptor"),
-        (
-            "f.csv",
-            "Code,Description\n99213,Test one\n99214\n",
-            3,
-            "1 fields, expected 2 (truncated or malformed row)",
-        ),
+        ("e.csv", CSV_HEAD + "99214,\n", 3, "code 99214 has an empty descriptor"),
+        ("f.csv", CSV_HEAD + "99214\n", 3, "1 fields, expected 2 (truncated or malformed row)"),
         ("g.csv", 'Code,Description\n99213,"Test one\n', 3, "malformed CSV text (unexpected end of data)"),
-        (
-            "h.tsv",
-            "CPT Code\tLong Descriptor\n9921X3\tTest one\n",
-            2,
-            "code '9921X3' is not a CPT code (4 digits + digit or letter)",
-        ),
+        ("h.tsv", "CPT Code\tLong Descriptor\n9921X3\tTest one\n", 2, f"code '9921X3' {NOT_CPT}"),
         ("i.csv", "Code,Short Name\n99213,Test one\n", 1, ""),
         ("j.csv", "Code,Description\n", 2, "the file has a header but no rows"),
     ],

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import csv
-import shutil
 import sqlite3
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -13,36 +11,16 @@ import pytest
 from openpyxl import Workbook
 
 from chartcode.codesets import procedures as q
-from chartcode.codesets.common import DatasetSpec, LoadResult, Release
+from chartcode.codesets.common import LoadResult, Release
 from chartcode.codesets.formats import hcpcs
 from chartcode.errors import CodesetFormatError, InvalidCodeFormatError
+from tests.codesets.sourcekit import FIXTURES, MIRROR, load_with_specs, spec_for, stage
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-MIRROR = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 ANWEB_NAME = "HCPC2024_JUL_ANWEB_LEVEL2.csv"
 
 
-def spec_for(name: str) -> DatasetSpec:
-    matches = [s for s in hcpcs.SPECS if s.pattern.fullmatch(name)]
-    assert len(matches) == 1, f"{name} matched {len(matches)} specs"
-    return matches[0]
-
-
 def install(conn: sqlite3.Connection, path: Path) -> tuple[Release, LoadResult]:
-    spec = spec_for(path.name)
-    match = spec.pattern.fullmatch(path.name)
-    assert match is not None
-    version, start, end = spec.period(match)
-    release = Release(f"{spec.dataset}:{version}", spec.dataset, spec.system, version, start, end)
-    for statement in spec.ddl.split(";"):
-        if statement.strip():
-            conn.execute(statement)
-    return release, spec.load(conn, path, release)
-
-
-def stage(tmp_path: Path, fixture: str, name: str) -> Path:
-    shutil.copyfile(FIXTURES / fixture, tmp_path / name)
-    return tmp_path / name
+    return load_with_specs(conn, path, hcpcs.SPECS)
 
 
 def fixture_rows() -> list[list[str]]:
@@ -56,19 +34,12 @@ def write_csv(path: Path, rows: list[list[str]]) -> Path:
     return path
 
 
-@pytest.fixture()
-def conn() -> Iterator[sqlite3.Connection]:
-    connection = sqlite3.connect(":memory:")
-    yield connection
-    connection.close()
-
-
 def test_anweb_names_and_period() -> None:
     for name in (ANWEB_NAME, "HCPC2024_JUL_ANWEB_06112024.xlsx", "hcpc2025_jan_anweb.CSV"):
-        assert spec_for(name).dataset == "hcpcs-level2"
+        assert spec_for(hcpcs.SPECS, name).dataset == "hcpcs-level2"
     match = hcpcs.ANWEB_PATTERN.fullmatch("HCPC2024_OCT_ANWEB_v2.xlsx")
     assert match is not None
-    assert spec_for("HCPC2024_OCT_ANWEB_v2.xlsx").period(match) == (
+    assert spec_for(hcpcs.SPECS, "HCPC2024_OCT_ANWEB_v2.xlsx").period(match) == (
         "2024Q4",
         date(2024, 10, 1),
         date(2024, 12, 31),

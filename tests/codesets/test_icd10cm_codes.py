@@ -8,32 +8,21 @@ from pathlib import Path
 
 import pytest
 
-from chartcode.codesets.common import Release
 from chartcode.codesets.formats import icd10cm_codes as codes
 from chartcode.codesets.formats import icd10cm_tabular as tab
 from chartcode.errors import CodesetFormatError, CodesetSourceError
+from tests.codesets.sourcekit import FIXTURES, MIRROR, load_with_specs, release_for
 
-FIXTURES = Path(__file__).parent / "fixtures"
 FIXTURE = FIXTURES / "icd10cm_codes_2026.txt"
-MIRROR = Path(__file__).resolve().parents[2] / "../shared/data/icd10cm/fy2026"
-
-
-def release(spec_module: object, name: str) -> Release:
-    spec = spec_module.SPECS[0]  # type: ignore[attr-defined]
-    match = spec.pattern.fullmatch(name)
-    assert match is not None
-    version, start, end = spec.period(match)
-    return Release(f"{spec.dataset}:{version}", spec.dataset, spec.system, version, start, end)
+FY2026 = MIRROR / "icd10cm" / "fy2026"
 
 
 def load_codes(conn: sqlite3.Connection, path: Path) -> None:
-    conn.executescript(codes.DDL)
-    codes.load(conn, path, release(codes, "icd10cm_codes_2026.txt"))
+    load_with_specs(conn, path, codes.SPECS)
 
 
 def load_tabular(conn: sqlite3.Connection, path: Path) -> None:
-    conn.executescript(tab.DDL)
-    tab.load(conn, path, release(tab, "icd10cm_tabular_2026.xml"))
+    load_with_specs(conn, path, tab.SPECS)
 
 
 def test_spec() -> None:
@@ -43,7 +32,7 @@ def test_spec() -> None:
         "icd10cm_codes_2026.txt"
     )
     assert not spec.pattern.fullmatch("icd10cm_codes_addenda_2026.txt")
-    assert release(codes, "icd10cm_codes_2026.txt").id == "icd10cm-codes:FY2026"
+    assert release_for(spec, "icd10cm_codes_2026.txt").id == "icd10cm-codes:FY2026"
 
 
 def test_load_fixture() -> None:
@@ -161,13 +150,13 @@ def test_finalize_without_tabular_is_a_no_op() -> None:
 
 @pytest.mark.integration
 @pytest.mark.skipif(
-    not (MIRROR / "icd10cm_codes_2026.txt").exists(), reason="../shared/data mirror not present"
+    not (FY2026 / "icd10cm_codes_2026.txt").exists(), reason="../shared/data mirror not present"
 )
 def test_full_mirror_codes_equal_tabular_billable() -> None:
     conn = sqlite3.connect(":memory:")
-    load_codes(conn, MIRROR / "icd10cm_codes_2026.txt")
+    load_codes(conn, FY2026 / "icd10cm_codes_2026.txt")
     assert conn.execute("SELECT COUNT(*) FROM icd_billable").fetchone() == (74_719,)
-    load_tabular(conn, MIRROR / "icd10cm_tabular_2026.xml")
+    load_tabular(conn, FY2026 / "icd10cm_tabular_2026.xml")
     assert conn.execute("SELECT COUNT(*) FROM icd_codes WHERE billable = 1").fetchone() == (74_719,)
     assert codes.verify_codes_against_tabular(conn, "icd10cm-codes:FY2026", "icd10cm-tabular:FY2026") == []
     codes.FINALIZE(conn)

@@ -9,26 +9,18 @@ from pathlib import Path
 import pytest
 
 from chartcode.codesets import icd10cm as q
-from chartcode.codesets.common import Release
+from chartcode.codesets.common import LoadResult
 from chartcode.codesets.formats import icd10cm_history as hist
 from chartcode.errors import CodesetFormatError
+from tests.codesets.sourcekit import FIXTURES, MIRROR, OFFICIAL_VALID_COUNTS, load_with_specs, release_for
 
-FIXTURE = Path(__file__).parent / "fixtures" / "icd10cm_valid_by_fy.csv"
-MIRROR = Path(__file__).resolve().parents[2] / "../shared/data/icd10cm/history/icd10cm_valid_by_fy.csv"
+FIXTURE = FIXTURES / "icd10cm_valid_by_fy.csv"
+HISTORY = MIRROR / "icd10cm" / "history" / "icd10cm_valid_by_fy.csv"
 HEADER = "code,effective_from,effective_to,age_low,age_high,manifestation,unacceptable_principal_dx\n"
 
 
-def release() -> Release:
-    spec = hist.SPECS[0]
-    match = spec.pattern.fullmatch("icd10cm_valid_by_fy.csv")
-    assert match is not None
-    version, start, end = spec.period(match)
-    return Release(f"{spec.dataset}:{version}", spec.dataset, spec.system, version, start, end)
-
-
-def load(conn: sqlite3.Connection, path: Path) -> hist.LoadResult:
-    conn.executescript(hist.DDL)
-    return hist.load(conn, path, release())
+def load(conn: sqlite3.Connection, path: Path) -> LoadResult:
+    return load_with_specs(conn, path, hist.SPECS)[1]
 
 
 def test_spec_and_period() -> None:
@@ -37,7 +29,7 @@ def test_spec_and_period() -> None:
     assert spec.pattern.fullmatch("icd10cm-valid-by-fy.csv") and spec.pattern.fullmatch(
         "ICD10CM_VALID_BY_FY.CSV"
     )
-    rel = release()
+    rel = release_for(spec, "icd10cm_valid_by_fy.csv")
     assert (rel.id, rel.version, rel.effective_from, rel.effective_to) == (
         "icd10cm-history:IOCE",
         "IOCE",
@@ -172,25 +164,13 @@ def test_derive_validity_spans_needs_consecutive_years() -> None:
 
 
 @pytest.mark.integration
-@pytest.mark.skipif(not MIRROR.exists(), reason="../shared/data mirror not present")
+@pytest.mark.skipif(not HISTORY.exists(), reason="../shared/data mirror not present")
 def test_full_mirror_counts_per_fiscal_year() -> None:
     conn = sqlite3.connect(":memory:")
-    result = load(conn, MIRROR)
+    result = load(conn, HISTORY)
     assert result.rows == 79_933
     assert conn.execute("SELECT COUNT(DISTINCT code) FROM icd_validity").fetchone() == (75_215,)
-    expected = {
-        date(2019, 7, 1): 71_932,
-        date(2019, 10, 1): 72_184,
-        date(2020, 10, 1): 72_616,
-        date(2021, 10, 1): 72_748,
-        date(2022, 4, 1): 72_750,
-        date(2022, 10, 1): 73_639,
-        date(2023, 4, 1): 73_674,
-        date(2023, 10, 1): 74_044,
-        date(2024, 10, 1): 74_260,
-        date(2025, 10, 1): 74_719,
-        date(2026, 4, 1): 74_719,
-    }
+    expected = OFFICIAL_VALID_COUNTS
     assert {day: q.count_valid_on(conn, day) for day in expected} == expected
     # spans rebuilt from per-fiscal-year code sets give the same counts on each FY start
     by_fy = {

@@ -13,16 +13,12 @@ from chartcode.codesets import index as ix
 from chartcode.codesets.common import DatasetSpec, Release
 from chartcode.codesets.formats import icd10cm_index as fmt
 from chartcode.errors import CodesetFormatError
+from tests.codesets.sourcekit import FIXTURES, create_tables, release_for
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-OFFICIAL = {
-    "index": "icd10cm_index_2025.xml",
-    "eindex": "icd10cm_eindex_2025.xml",
-    "drug": "icd10cm_drug_2025.xml",
-    "neoplasm": "icd10cm_neoplasm_2025.xml",
-}
+TREES = ("index", "eindex", "drug", "neoplasm")
+OFFICIAL = {tree: f"icd10cm_{tree}_2025.xml" for tree in TREES}
 DRUG_TEXT = (FIXTURES / "index_icd10cm_drug_2025.xml").read_text(encoding="utf-8")
-IDX, EIDX, DRUG, NEO = (f"icd10cm-{t}:FY2025" for t in ("index", "eindex", "drug", "neoplasm"))
+IDX, EIDX, DRUG, NEO = (f"icd10cm-{t}:FY2025" for t in TREES)
 
 
 def spec_of(tree: str) -> DatasetSpec:
@@ -30,18 +26,12 @@ def spec_of(tree: str) -> DatasetSpec:
 
 
 def release_of(tree: str, name: str | None = None) -> Release:
-    spec = spec_of(tree)
-    match = spec.pattern.fullmatch(name or OFFICIAL[tree])
-    assert match is not None
-    version, start, end = spec.period(match)
-    return Release(f"{spec.dataset}:{version}", spec.dataset, spec.system, version, start, end)
+    return release_for(spec_of(tree), name or OFFICIAL[tree])
 
 
 def new_db() -> sqlite3.Connection:
     conn = sqlite3.connect(":memory:")
-    for statement in (s.strip() for s in fmt.DDL.split(";")):  # as the installer runs it
-        if statement:
-            conn.execute(statement)
+    create_tables(conn, fmt.DDL)
     return conn
 
 
@@ -314,30 +304,19 @@ def test_version_must_match_name(tmp_path: Path) -> None:
     )
 
 
-def test_cell_without_heading(tmp_path: Path) -> None:
-    text = DRUG_TEXT.replace('<cell col="7">T39.1X6</cell>', '<cell col="8">T39.1X6</cell>')
+@pytest.mark.parametrize(
+    ("cell", "problem"),
+    [
+        ('<cell col="8">T39.1X6</cell>', "<cell col=8> has no heading in <indexHeading>"),
+        ('<cell col="6">T39.1X6</cell>', "<mainTerm> has two cells in column 6"),
+        ('<cell col="7"></cell>', "empty <cell col=7>"),
+        ('<cell col="x">T39.1X6</cell>', "<cell> has col='x', expected a positive integer"),
+    ],
+)
+def test_bad_drug_cell(tmp_path: Path, cell: str, problem: str) -> None:
+    text = DRUG_TEXT.replace('<cell col="7">T39.1X6</cell>', cell)
     path = write(tmp_path, text, "icd10cm_drug_2025.xml")
-    line = line_of(text, '<cell col="8">')
-    assert (
-        fails(path, "drug").message == f"{path}, line {line}: <cell col=8> has no heading in <indexHeading>"
-    )
-
-
-def test_duplicate_and_empty_cells(tmp_path: Path) -> None:
-    text = DRUG_TEXT.replace('<cell col="7">T39.1X6</cell>', '<cell col="6">T39.1X6</cell>')
-    path = write(tmp_path, text, "icd10cm_drug_2025.xml")
-    line = line_of(text, '<cell col="6">T39.1X6')
-    assert fails(path, "drug").message == f"{path}, line {line}: <mainTerm> has two cells in column 6"
-    text = DRUG_TEXT.replace('<cell col="7">T39.1X6</cell>', '<cell col="7"></cell>')
-    path = write(tmp_path, text, "icd10cm_drug_2025.xml")
-    line = line_of(text, '<cell col="7"></cell>')
-    assert fails(path, "drug").message == f"{path}, line {line}: empty <cell col=7>"
-    text = DRUG_TEXT.replace('<cell col="7">T39.1X6</cell>', '<cell col="x">T39.1X6</cell>')
-    path = write(tmp_path, text, "icd10cm_drug_2025.xml")
-    line = line_of(text, '<cell col="x">')
-    assert (
-        fails(path, "drug").message == f"{path}, line {line}: <cell> has col='x', expected a positive integer"
-    )
+    assert fails(path, "drug").message == f"{path}, line {line_of(text, cell)}: {problem}"
 
 
 def test_several_nemods_comments_and_categories_inside_see(tmp_path: Path) -> None:

@@ -14,28 +14,17 @@ from pathlib import Path
 import pytest
 
 from chartcode.codesets import icd10cm as q
-from chartcode.codesets.common import Release
 from chartcode.codesets.formats import icd10cm_tabular as tab
 from chartcode.errors import CodesetFormatError, InvalidCodeFormatError, UnknownCodeError
+from tests.codesets.sourcekit import FIXTURES, MIRROR, load_with_specs, release_for
 
-FIXTURES = Path(__file__).parent / "fixtures"
 FIXTURE = FIXTURES / "icd10cm_tabular_2026.xml"
-MIRROR = Path(__file__).resolve().parents[2] / "../shared/data"
-MIRROR_TABULAR = MIRROR / "icd10cm/fy2026/icd10cm_tabular_2026.xml"
+MIRROR_TABULAR = MIRROR / "icd10cm" / "fy2026" / "icd10cm_tabular_2026.xml"
 RID = "icd10cm-tabular:FY2026"
 
 
-def release_for(name: str) -> Release:
-    spec = tab.SPECS[0]
-    match = spec.pattern.fullmatch(name)
-    assert match is not None
-    version, start, end = spec.period(match)
-    return Release(f"{spec.dataset}:{version}", spec.dataset, spec.system, version, start, end)
-
-
 def load_into(conn: sqlite3.Connection, path: Path) -> None:
-    conn.executescript(tab.DDL)
-    tab.load(conn, path, release_for("icd10cm_tabular_2026.xml"))
+    load_with_specs(conn, path, tab.SPECS)
 
 
 @pytest.fixture
@@ -55,7 +44,7 @@ def test_spec_matches_official_and_mirror_names() -> None:
     for name in ("icd10cm_tabular_2026.xml", "icd10cm-tabular-2026.xml", "ICD10CM_TABULAR_2026.XML"):
         assert spec.pattern.fullmatch(name)
     assert not spec.pattern.fullmatch("icd10cm_tabular_2026.xml.bak")
-    rel = release_for("icd10cm-tabular-2026.xml")
+    rel = release_for(spec, "icd10cm-tabular-2026.xml")
     assert (rel.id, rel.effective_from, rel.effective_to) == (RID, date(2025, 10, 1), date(2026, 9, 30))
 
 
@@ -240,50 +229,63 @@ def test_unknown_element(tmp_path: Path) -> None:
     assert err.message == f"{path}, line {line}: unexpected element <include> in a <diag> under E08-E13"
 
 
-def test_diag_without_desc(tmp_path: Path) -> None:
-    path = _variant(tmp_path, "<desc>Type 2 diabetes mellitus without complications</desc>", "")
-    err = _error(path)
-    line = _line_of(path, "<name>E11.9</name>") - 1
-    assert err.message == f"{path}, line {line}: E11.9 has no <desc>"
+E119_DESC = "<desc>Type 2 diabetes mellitus without complications</desc>"
 
 
-def test_diag_without_name(tmp_path: Path) -> None:
-    path = _variant(tmp_path, "<name>E11.9</name>", "")
+@pytest.mark.parametrize(
+    ("old", "new", "needle", "offset", "problem"),
+    [
+        # the error is reported on the line of `needle` + `offset` (a <diag> opens the line above its <name>)
+        pytest.param(E119_DESC, "", "<name>E11.9</name>", -1, "E11.9 has no <desc>", id="diag_without_desc"),
+        pytest.param(
+            "<name>E11.9</name>",
+            "",
+            E119_DESC,
+            -2,
+            "a <diag> under E11 has no <name>",
+            id="diag_without_name",
+        ),
+        pytest.param(
+            "<name>E11.9</name>",
+            "<name>E12.9</name>",
+            "<name>E12.9</name>",
+            -1,
+            "E12.9 is nested under E11 but does not extend it by one character",
+            id="nested_code_must_extend_parent",
+        ),
+        pytest.param(
+            "<name>E11.9</name>",
+            "<name>E11-9</name>",
+            "<name>E11-9</name>",
+            -1,
+            "<name> 'E11-9' is not a dotted ICD-10-CM code",
+            id="bad_code_name",
+        ),
+        pytest.param(
+            '<extension char="D">subsequent',
+            '<extension char="DD">subsequent',
+            'char="DD"',
+            0,
+            "<extension> of S01 has char 'DD'",
+            id="bad_seventh_character",
+        ),
+    ],
+)
+def test_malformed_element(
+    tmp_path: Path, old: str, new: str, needle: str, offset: int, problem: str
+) -> None:
+    path = _variant(tmp_path, old, new)
     err = _error(path)
-    line = _line_of(path, "<desc>Type 2 diabetes mellitus without complications</desc>") - 2
-    assert err.message == f"{path}, line {line}: a <diag> under E11 has no <name>"
+    line = _line_of(path, needle) + offset
+    assert err.message == f"{path}, line {line}: {problem}"
 
 
 def test_duplicate_code(tmp_path: Path) -> None:
     path = _variant(tmp_path, "<name>E11.9</name>", "<name>E11.2</name>")
     err = _error(path)
     first = _line_of(path, "<name>E11.2</name>") - 1
-    dup = _line_of(path, "<desc>Type 2 diabetes mellitus without complications</desc>") - 2
+    dup = _line_of(path, E119_DESC) - 2
     assert err.message == f"{path}, line {dup}: duplicate code E11.2 (first at line {first})"
-
-
-def test_nested_code_must_extend_parent(tmp_path: Path) -> None:
-    path = _variant(tmp_path, "<name>E11.9</name>", "<name>E12.9</name>")
-    err = _error(path)
-    line = _line_of(path, "<name>E12.9</name>") - 1
-    assert (
-        err.message
-        == f"{path}, line {line}: E12.9 is nested under E11 but does not extend it by one character"
-    )
-
-
-def test_bad_code_name(tmp_path: Path) -> None:
-    path = _variant(tmp_path, "<name>E11.9</name>", "<name>E11-9</name>")
-    err = _error(path)
-    line = _line_of(path, "<name>E11-9</name>") - 1
-    assert err.message == f"{path}, line {line}: <name> 'E11-9' is not a dotted ICD-10-CM code"
-
-
-def test_bad_seventh_character(tmp_path: Path) -> None:
-    path = _variant(tmp_path, '<extension char="D">subsequent', '<extension char="DD">subsequent')
-    err = _error(path)
-    line = _line_of(path, 'char="DD"')
-    assert err.message == f"{path}, line {line}: <extension> of S01 has char 'DD'"
 
 
 def test_unrecognised_seventh_exception(tmp_path: Path) -> None:
@@ -467,8 +469,7 @@ def full() -> Iterator[sqlite3.Connection]:
     if not MIRROR_TABULAR.exists():
         pytest.skip("../shared/data mirror not present")
     db = sqlite3.connect(":memory:")
-    db.executescript(tab.DDL)
-    result = tab.load(db, MIRROR_TABULAR, release_for(MIRROR_TABULAR.name))
+    _, result = load_with_specs(db, MIRROR_TABULAR, tab.SPECS)
     assert result.rows == 98_186
     assert result.notes[0].startswith("46881 <diag> codes + 51305 7th-character codes (74719 billable)")
     yield db

@@ -11,26 +11,12 @@ from chartcode.codesets import icd10cm
 from chartcode.codesets.install import verify
 from chartcode.codesets.kb import KnowledgeBase
 from chartcode.errors import CodeNotValidOnDateError, NoReleaseForDateError, UnknownCodeError
+from tests.codesets.sourcekit import OFFICIAL_VALID_COUNTS  # codes valid on each fiscal year start
 
 pytestmark = pytest.mark.integration
 
-# Codes valid on each fiscal year's first day, as given in ../shared/data/README.md.
-OFFICIAL_TOTALS = {
-    date(2019, 7, 1): 71_932,
-    date(2019, 10, 1): 72_184,
-    date(2020, 10, 1): 72_616,
-    date(2021, 10, 1): 72_748,
-    date(2022, 4, 1): 72_750,
-    date(2022, 10, 1): 73_639,
-    date(2023, 4, 1): 73_674,
-    date(2023, 10, 1): 74_044,
-    date(2024, 10, 1): 74_260,
-    date(2025, 10, 1): 74_719,
-    date(2026, 4, 1): 74_719,
-}
 
-
-@pytest.mark.parametrize(("day", "expected"), sorted(OFFICIAL_TOTALS.items()))
+@pytest.mark.parametrize(("day", "expected"), sorted(OFFICIAL_VALID_COUNTS.items()))
 def test_valid_code_counts_per_fiscal_year_match_official_totals(
     full_kb: KnowledgeBase, day: date, expected: int
 ) -> None:

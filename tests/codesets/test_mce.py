@@ -9,45 +9,34 @@ from pathlib import Path
 import pytest
 
 from chartcode.codesets import icd10cm as q
-from chartcode.codesets.common import Release
 from chartcode.codesets.formats import mce
 from chartcode.errors import CodesetFormatError
+from tests.codesets.sourcekit import FIXTURES, MIRROR, load_with_specs, release_named
 
-FIXTURES = Path(__file__).parent / "fixtures"
-MIRROR = Path(__file__).resolve().parents[2] / "../shared/data/icd10cm/mce"
-
-
-def spec_for(name: str) -> tuple[mce.DatasetSpec, Release]:
-    matches = [(s, m) for s in mce.SPECS if (m := s.pattern.fullmatch(name))]
-    assert len(matches) == 1, name
-    spec, match = matches[0]
-    version, start, end = spec.period(match)
-    return spec, Release(f"{spec.dataset}:{version}", spec.dataset, spec.system, version, start, end)
+MCE_DIR = MIRROR / "icd10cm" / "mce"
 
 
-def load(conn: sqlite3.Connection, path: Path, name: str | None = None) -> int:
-    spec, rel = spec_for(name or path.name)
-    conn.executescript(spec.ddl)
-    return spec.load(conn, path, rel).rows
+def load(conn: sqlite3.Connection, path: Path) -> int:
+    return load_with_specs(conn, path, mce.SPECS)[1].rows
 
 
 def test_specs_and_periods() -> None:
     assert [s.dataset for s in mce.SPECS] == ["mce-age", "mce-sex", "mce-manifestation"]
     assert {s.system for s in mce.SPECS} == {"mce"}
-    spec, rel = spec_for("mce_v41.1_age_edits.csv")
+    rel = release_named(mce.SPECS, "mce_v41.1_age_edits.csv")
     assert (rel.id, rel.version, rel.effective_from, rel.effective_to) == (
         "mce-age:v41.1",
         "v41.1",
         date(2024, 4, 1),
         date(2024, 9, 30),
     )
-    _, rel = spec_for("MCE-v42.0-sex-edits.csv")
+    rel = release_named(mce.SPECS, "MCE-v42.0-sex-edits.csv")
     assert (rel.id, rel.effective_from, rel.effective_to) == (
         "mce-sex:v42.0",
         date(2024, 10, 1),
         date(2025, 3, 31),
     )
-    _, rel = spec_for("mce_v43.1_manifestation_edits.csv")
+    rel = release_named(mce.SPECS, "mce_v43.1_manifestation_edits.csv")
     assert (rel.effective_from, rel.effective_to) == (date(2026, 4, 1), date(2026, 9, 30))
     assert mce.mce_period(41, 0) == ("v41.0", date(2023, 10, 1), date(2024, 3, 31))
     spec = mce.SPECS[0]
@@ -179,10 +168,10 @@ def test_truncated_quote(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
-@pytest.mark.skipif(not MIRROR.exists(), reason="../shared/data mirror not present")
+@pytest.mark.skipif(not MCE_DIR.exists(), reason="../shared/data mirror not present")
 def test_full_mirror_counts() -> None:
     conn = sqlite3.connect(":memory:")
-    counts = {kind: load(conn, MIRROR / f"mce_v41.1_{kind}_edits.csv") for kind in mce.KINDS}
+    counts = {kind: load(conn, MCE_DIR / f"mce_v41.1_{kind}_edits.csv") for kind in mce.KINDS}
     assert counts == {"age": 3_564, "sex": 3_960, "manifestation": 422}
     assert conn.execute("SELECT COUNT(DISTINCT code) FROM mce_edits").fetchone() == (5_343,)
     assert [e.edit for e in q.mce_edits_for(conn, "N52.1")] == ["age", "manifestation", "sex"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import shutil
 import sqlite3
 from collections.abc import Iterator
 from datetime import date
@@ -12,56 +11,16 @@ from pathlib import Path
 import pytest
 
 from chartcode.codesets import procedures as q
-from chartcode.codesets.common import DatasetSpec, LoadResult, Release
+from chartcode.codesets.common import LoadResult, Release
 from chartcode.codesets.formats import ncci
 from chartcode.errors import CodesetFormatError, CodesetSourceError
+from tests.codesets.sourcekit import FIXTURES, MIRROR, load_with_specs, release_named, stage, write
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-MIRROR = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 NCCI_DIR = MIRROR / "ncci" / "2024q3"
 
 
-def spec_for(name: str) -> DatasetSpec:
-    matches = [s for s in ncci.SPECS if s.pattern.fullmatch(name)]
-    assert len(matches) == 1, f"{name} matched {len(matches)} specs"
-    return matches[0]
-
-
-def release_for(name: str) -> Release:
-    spec = spec_for(name)
-    match = spec.pattern.fullmatch(name)
-    assert match is not None
-    version, start, end = spec.period(match)
-    return Release(f"{spec.dataset}:{version}", spec.dataset, spec.system, version, start, end)
-
-
 def install(conn: sqlite3.Connection, path: Path) -> tuple[Release, LoadResult]:
-    """What the installer does for one file."""
-    spec = spec_for(path.name)
-    release = release_for(path.name)
-    for statement in spec.ddl.split(";"):
-        if statement.strip():
-            conn.execute(statement)
-    return release, spec.load(conn, path, release)
-
-
-def stage(tmp_path: Path, fixture: str, name: str) -> Path:
-    target = tmp_path / name
-    shutil.copyfile(FIXTURES / fixture, target)
-    return target
-
-
-def write(tmp_path: Path, name: str, text: str) -> Path:
-    target = tmp_path / name
-    target.write_text(text, encoding="utf-8", newline="")
-    return target
-
-
-@pytest.fixture()
-def conn() -> Iterator[sqlite3.Connection]:
-    connection = sqlite3.connect(":memory:")
-    yield connection
-    connection.close()
+    return load_with_specs(conn, path, ncci.SPECS)
 
 
 # --- names and periods -------------------------------------------------------------------------
@@ -117,7 +76,7 @@ def test_ncci_version_to_quarter() -> None:
 def test_file_names_map_to_one_release(
     name: str, release_id: str, start: date | None, end: date | None
 ) -> None:
-    release = release_for(name)
+    release = release_named(ncci.SPECS, name)
     assert release.id == release_id
     assert release.system == "ncci"
     if start is not None:
@@ -128,17 +87,21 @@ def test_file_names_map_to_one_release(
 
 def test_impossible_versions_in_file_names() -> None:
     with pytest.raises(CodesetFormatError) as info:
-        release_for("ccipra-v304r0-f1.txt")
+        release_named(ncci.SPECS, "ccipra-v304r0-f1.txt")
     assert (
         info.value.message == "ccipra-v304r0-f1.txt: file name: NCCI version v30.4: minor version must be 0-3"
     )
     with pytest.raises(CodesetFormatError, match="file name date 13-01-2024 is not a real date"):
-        release_for("MCR_MUE_PractitionerServices_Eff_13-01-2024.csv")
+        release_named(ncci.SPECS, "MCR_MUE_PractitionerServices_Eff_13-01-2024.csv")
 
 
 def test_official_parts_share_one_release() -> None:
-    ids = {release_for(f"ccipra-v302r0-f{n}.txt").id for n in range(1, 5)}
-    assert ids == {"ncci-ptp-practitioner:2024Q3"} == {release_for("ncci_ptp_practitioner_2024q3.txt.gz").id}
+    ids = {release_named(ncci.SPECS, f"ccipra-v302r0-f{n}.txt").id for n in range(1, 5)}
+    assert (
+        ids
+        == {"ncci-ptp-practitioner:2024Q3"}
+        == {release_named(ncci.SPECS, "ncci_ptp_practitioner_2024q3.txt.gz").id}
+    )
 
 
 # --- PTP ---------------------------------------------------------------------------------------

@@ -2,57 +2,23 @@
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from chartcode.codesets import procedures as q
-from chartcode.codesets.common import DatasetSpec, LoadResult, Release
+from chartcode.codesets.common import LoadResult, Release
 from chartcode.codesets.formats import pfs
 from chartcode.errors import CodesetFormatError, InvalidCodeFormatError
+from tests.codesets.sourcekit import FIXTURES, MIRROR, load_with_specs, spec_for, stage, write
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-MIRROR = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 PFS_DIR = MIRROR / "pfs" / "2024c"
 
 
-def spec_for(name: str) -> DatasetSpec:
-    matches = [s for s in pfs.SPECS if s.pattern.fullmatch(name)]
-    assert len(matches) == 1, f"{name} matched {len(matches)} specs"
-    return matches[0]
-
-
 def install(conn: sqlite3.Connection, path: Path) -> tuple[Release, LoadResult]:
-    spec = spec_for(path.name)
-    match = spec.pattern.fullmatch(path.name)
-    assert match is not None
-    version, start, end = spec.period(match)
-    release = Release(f"{spec.dataset}:{version}", spec.dataset, spec.system, version, start, end)
-    for statement in spec.ddl.split(";"):
-        if statement.strip():
-            conn.execute(statement)
-    return release, spec.load(conn, path, release)
-
-
-def stage(tmp_path: Path, fixture: str, name: str) -> Path:
-    shutil.copyfile(FIXTURES / fixture, tmp_path / name)
-    return tmp_path / name
-
-
-def write(tmp_path: Path, name: str, text: str) -> Path:
-    (tmp_path / name).write_text(text, encoding="utf-8", newline="")
-    return tmp_path / name
-
-
-@pytest.fixture()
-def conn() -> Iterator[sqlite3.Connection]:
-    connection = sqlite3.connect(":memory:")
-    yield connection
-    connection.close()
+    return load_with_specs(conn, path, pfs.SPECS)
 
 
 def test_names_and_periods() -> None:
@@ -64,7 +30,7 @@ def test_names_and_periods() -> None:
         "ANES2024.csv": ("pfs-anes", "CY2024", date(2024, 1, 1), date(2024, 12, 31)),
     }
     for name, (dataset, version, start, end) in cases.items():
-        spec = spec_for(name)
+        spec = spec_for(pfs.SPECS, name)
         match = spec.pattern.fullmatch(name)
         assert match is not None
         assert (spec.dataset, *spec.period(match)) == (dataset, version, start, end)

@@ -2,47 +2,24 @@
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from chartcode.codesets import procedures as q
-from chartcode.codesets.common import DatasetSpec, LoadResult, Release
+from chartcode.codesets.common import LoadResult, Release
 from chartcode.codesets.formats import pos_modifiers
 from chartcode.errors import CodesetFormatError, InvalidCodeFormatError
+from tests.codesets.sourcekit import MIRROR, load_with_specs, stage
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-MIRROR = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+POS_HEAD = "pos_code,pos_name,pos_description\n11,Office,X\n"
+MODIFIERS_HEAD = "modifier,type,description\nA1,HCPCS Level II,Dressing\n"
 
 
 def install(conn: sqlite3.Connection, path: Path) -> tuple[Release, LoadResult]:
-    specs: list[DatasetSpec] = [s for s in pos_modifiers.SPECS if s.pattern.fullmatch(path.name)]
-    assert len(specs) == 1
-    spec = specs[0]
-    match = spec.pattern.fullmatch(path.name)
-    assert match is not None
-    version, start, end = spec.period(match)
-    release = Release(f"{spec.dataset}:{version}", spec.dataset, spec.system, version, start, end)
-    for statement in spec.ddl.split(";"):
-        if statement.strip():
-            conn.execute(statement)
-    return release, spec.load(conn, path, release)
-
-
-def stage(tmp_path: Path, fixture: str, name: str) -> Path:
-    shutil.copyfile(FIXTURES / fixture, tmp_path / name)
-    return tmp_path / name
-
-
-@pytest.fixture()
-def conn() -> Iterator[sqlite3.Connection]:
-    connection = sqlite3.connect(":memory:")
-    yield connection
-    connection.close()
+    return load_with_specs(conn, path, pos_modifiers.SPECS)
 
 
 def test_pos(conn: sqlite3.Connection, tmp_path: Path) -> None:
@@ -58,23 +35,6 @@ def test_pos(conn: sqlite3.Connection, tmp_path: Path) -> None:
     assert q.pos(conn, release.id, "12") is None
     with pytest.raises(InvalidCodeFormatError, match="is not a valid place of service code"):
         q.pos(conn, release.id, "1a")
-
-
-@pytest.mark.parametrize(
-    ("row", "problem"),
-    [
-        ("1,Pharmacy,X", "place of service code '1' is not two digits (e.g. 02, 11)"),
-        ("12,,X", "place of service 12 has no name"),
-        ("11,Office,X", "place of service 11 is listed twice"),
-        ("12,Home", "2 fields, expected 3 (truncated or malformed row)"),
-    ],
-)
-def test_pos_malformed(conn: sqlite3.Connection, tmp_path: Path, row: str, problem: str) -> None:
-    path = tmp_path / "place_of_service.csv"
-    path.write_text(f"pos_code,pos_name,pos_description\n11,Office,X\n{row}\n", encoding="utf-8")
-    with pytest.raises(CodesetFormatError) as info:
-        install(conn, path)
-    assert info.value.message == f"{path}, line 3: {problem}"
 
 
 def test_modifiers(conn: sqlite3.Connection, tmp_path: Path) -> None:
@@ -94,19 +54,36 @@ def test_modifiers(conn: sqlite3.Connection, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("row", "problem"),
+    ("name", "text", "problem"),
     [
-        ("5,CPT,", "modifier '5' is not 2 letters/digits"),
-        ("XE,HCPCS,Separate encounter", "modifier type 'HCPCS' is not one of ['HCPCS Level II', 'CPT']"),
-        ("a1,HCPCS Level II,Dressing", "modifier A1 is listed twice"),
+        (
+            "place_of_service.csv",
+            POS_HEAD + "1,Pharmacy,X\n",
+            "place of service code '1' is not two digits (e.g. 02, 11)",
+        ),
+        ("place_of_service.csv", POS_HEAD + "12,,X\n", "place of service 12 has no name"),
+        ("place_of_service.csv", POS_HEAD + "11,Office,X\n", "place of service 11 is listed twice"),
+        ("place_of_service.csv", POS_HEAD + "12,Home\n", "2 fields, expected 3 (truncated or malformed row)"),
+        ("modifiers.csv", MODIFIERS_HEAD + "5,CPT,\n", "modifier '5' is not 2 letters/digits"),
+        (
+            "modifiers.csv",
+            MODIFIERS_HEAD + "XE,HCPCS,Separate encounter\n",
+            "modifier type 'HCPCS' is not one of ['HCPCS Level II', 'CPT']",
+        ),
+        ("modifiers.csv", MODIFIERS_HEAD + "a1,HCPCS Level II,Dressing\n", "modifier A1 is listed twice"),
     ],
 )
-def test_modifiers_malformed(conn: sqlite3.Connection, tmp_path: Path, row: str, problem: str) -> None:
-    path = tmp_path / "modifiers.csv"
-    path.write_text(f"modifier,type,description\nA1,HCPCS Level II,Dressing\n{row}\n", encoding="utf-8")
+def test_malformed_third_line(
+    conn: sqlite3.Connection, tmp_path: Path, name: str, text: str, problem: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
     with pytest.raises(CodesetFormatError) as info:
         install(conn, path)
     assert info.value.message == f"{path}, line 3: {problem}"
+
+
+def test_modifiers_wrong_header(conn: sqlite3.Connection, tmp_path: Path) -> None:
     wrong_header = tmp_path / "MODIFIERS.csv"
     wrong_header.write_text("mod,type,description\n", encoding="utf-8")
     with pytest.raises(CodesetFormatError, match="line 1: unexpected header"):

@@ -11,11 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chartcode.codesets import index as ix
-from chartcode.codesets.common import Release
 from chartcode.codesets.formats import icd10cm_index as fmt
 from chartcode.errors import InputError
+from tests.codesets.sourcekit import FIXTURES, create_tables, release_for
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
 TREES = ("index", "eindex", "drug", "neoplasm")
 IDX = "icd10cm-index:FY2025"
 TAB = "icd10cm-tabular:FY2026"
@@ -60,29 +59,16 @@ HCPCS_CODES = [
 ]
 
 
-def release_of(tree: str) -> Release:
-    spec = next(s for s in fmt.SPECS if s.dataset == f"icd10cm-{tree}")
-    match = spec.pattern.fullmatch(f"icd10cm_{tree}_2025.xml")
-    assert match is not None
-    version, start, end = spec.period(match)
-    return Release(f"{spec.dataset}:{version}", spec.dataset, spec.system, version, start, end)
-
-
-def execute_script(conn: sqlite3.Connection, ddl: str) -> None:
-    for statement in (s.strip() for s in ddl.split(";")):
-        if statement:
-            conn.execute(statement)
-
-
 def load_trees(conn: sqlite3.Connection, directory: Path, prefix: str = "") -> None:
-    execute_script(conn, fmt.DDL)
+    create_tables(conn, fmt.DDL)
     for tree in TREES:
+        name = f"icd10cm_{tree}_2025.xml"
         spec = next(s for s in fmt.SPECS if s.dataset == f"icd10cm-{tree}")
-        spec.load(conn, directory / f"{prefix}icd10cm_{tree}_2025.xml", release_of(tree))
+        spec.load(conn, directory / f"{prefix}{name}", release_for(spec, name))
 
 
 def add_sources(conn: sqlite3.Connection) -> None:
-    execute_script(conn, SOURCE_DDL)
+    create_tables(conn, SOURCE_DDL)
     conn.executemany(
         "INSERT INTO icd_codes(release, code, description, billable, depth) VALUES (?,?,?,?,0)",
         [(TAB, *r) for r in ICD_CODES],

@@ -63,6 +63,20 @@ SECTION_RANK = {
     "plan": 3,
 }
 EPISODE_CHAR = {"initial": "A", "subsequent": "D", "sequela": "S"}
+_NEOPLASM_WORDS = frozenset(
+    {
+        "neoplasm",
+        "malignant",
+        "benign",
+        "secondary",
+        "primary",
+        "in situ",
+        "uncertain behavior",
+        "unspecified behavior",
+        "uncertain behaviour",
+        "malignant, secondary",
+    }
+)
 _NEOPLASM_COLUMNS = {
     "primary": "Malignant Primary",
     "secondary": "Malignant Secondary",
@@ -221,21 +235,22 @@ class Coder:
                 code, where, rationale = _code_along(tree, path)
             if code is None and node.see:
                 code, where, rationale = self._follow_see(tree, lex, node, window - own - used)
+            if code is None and node.see_also:  # "Bleeding — see also Hemorrhage": the entry to use
+                code, where, rationale = self._follow_see(
+                    tree, lex, replace(node, see=node.see_also), window - own - used
+                )
             if code is None and depth == 0:  # "Metastasis › spread (to) — see Neoplasm, secondary, by site"
                 neoplasm_see = next(
                     (
                         tree.nodes[k].see
                         for k in node.children
                         if (tree.nodes[k].see or "").startswith("Neoplasm")
+                        and "by site" in (tree.nodes[k].see or "")
                     ),
                     None,
                 )
                 if neoplasm_see and lex.neoplasm is not None:
                     code, where, rationale = _neoplasm_code(lex.neoplasm, neoplasm_see, window - own - used)
-            if code is None and node.see_also:  # "Bleeding — see also Hemorrhage": the entry to use
-                code, where, rationale = self._follow_see(
-                    tree, lex, replace(node, see=node.see_also), window - own - used
-                )
             if code is None:
                 continue
             guideline = "I.A.15" if any(tree.nodes[p].title.lower() in CONNECTIVES for p in path) else None
@@ -356,7 +371,9 @@ class Coder:
                     start=m.start,
                     end=m.end,
                     main=main,
-                    depth=0 if main_code is not None and e.code.startswith(main_code) else 1,
+                    depth=0
+                    if (main_code is not None and e.code.startswith(main_code)) or " " not in m.normalized
+                    else 1,
                 )
             )
         return out
@@ -709,7 +726,16 @@ def _neoplasm_code(tree: IndexTree, see: str, words: frozenset[str]) -> tuple[st
     mains = tree.main_by_key.get("neoplasm") or next(iter(tree.main_by_key.values()), [])
     if not mains:
         return None, "", ""
-    path, _ = _walk(tree, mains[0], words, frozenset())
+    # "see Neoplasm, bone, malignant" names the site itself; "… by site" leaves it to the note
+    named = [
+        part.strip()
+        for part in see.split(",")[1:]
+        if part.strip().lower() not in _NEOPLASM_WORDS and not part.strip().lower().startswith("by site")
+    ]
+    site_words = with_synonyms(w for part in named for w in content_words(part))
+    path, used = _walk(tree, mains[0], site_words, frozenset()) if site_words else ([mains[0]], frozenset())
+    if not used:
+        path, _ = _walk(tree, mains[0], words, frozenset())
     for node_id in reversed(path):
         cells = json.loads(tree.nodes[node_id].cells or "{}")
         code = cells.get(_NEOPLASM_COLUMNS[behaviour])
@@ -831,6 +857,10 @@ def _prefer_specific(cands: list[Candidate]) -> list[Candidate]:
     (Pneumonia → J18.9 yields to Pneumonia › in › COVID-19 → J12.82; Guideline I.B.9)."""
     specific_mains = {c.main for c in cands if c.main is not None and c.depth > 0}
     cands = [c for c in cands if not (c.main in specific_mains and c.depth == 0)]
+    # a tabular term for the bare word ("Carcinoma unspecified site") yields to the index's code for
+    # the same words when the walk found more (the site in the Neoplasm Table)
+    walked = {(c.start, c.end) for c in cands if c.path is not None}
+    cands = [c for c in cands if not (c.path is None and c.depth == 0 and (c.start, c.end) in walked)]
     # a bare generic word ("infection" in "HIV infection") yields to any code whose evidence covers it
     cands = [
         c
