@@ -68,6 +68,13 @@ def test_inpatient_uncertain_diagnosis_is_coded_as_established(coder: Coder) -> 
     assert codes(coder, "Discharge diagnosis: probable pneumonia.", setting="outpatient") == []
 
 
+def test_all_mentions_keeps_excludes1_pairs_billing_does_not(coder: Coder) -> None:
+    text = "Type 1 diabetes mellitus. Type 2 diabetes mellitus."
+    billing = codes(coder, text)
+    assert len(billing) == 1 and billing[0] in ("E10.9", "E11.9")  # I.A.12.a: never reported together
+    assert set(codes(coder, text, policy="all-mentions")) == {"E10.9", "E11.9"}
+
+
 def test_all_mentions_keeps_uncertain_and_symptoms(coder: Coder) -> None:
     assert codes(coder, "cough, rule out pneumonia", policy="all-mentions") == ["R05.9", "J18.9"]
     assert codes(coder, "Pneumonia with cough.", policy="all-mentions") == ["J18.9", "R05.9"]
@@ -225,6 +232,7 @@ def test_adjectives_reach_their_main_terms(coder: Coder) -> None:
 
 def test_neoplasm_site_from_the_note_and_from_see_references(coder: Coder) -> None:
     assert codes(coder, "Carcinoma of the breast.", policy="all-mentions") == ["C50.919"]
-    assert codes(coder, "Metastatic carcinoma of the liver.", policy="all-mentions") == ["C78.7"]
+    # billing resolves the Excludes1 pair (secondary vs primary liver); abstraction keeps both readings
+    assert codes(coder, "Metastatic carcinoma of the liver.") == ["C78.7"]
     # "Chondrosarcoma - see Neoplasm, cartilage, malignant": the reference names the site
     assert codes(coder, "Chondrosarcoma.", policy="all-mentions") == ["C41.9"]

@@ -202,7 +202,8 @@ class Coder:
         documented = list(kept)
         kept = _prefer_specific(kept)
         kept.extend(self._code_first(kept, documented, lex))
-        kept = self._resolve_excludes1(kept, lex)
+        if options.policy == "billing":
+            kept = self._resolve_excludes1(kept, lex)
         kept.extend(self._use_additional(kept, doc, lex, day))
         return kept, lex, doc, warnings
 
@@ -911,7 +912,8 @@ def _drop_unspecified_siblings(cands: list[Candidate], lex: Lexicon) -> list[Can
 def _merge(
     cands: list[Candidate], lex: Lexicon, doc: Document, options: CodingOptions
 ) -> list[CodedDiagnosis]:
-    cands = _drop_unspecified_siblings(cands, lex)
+    if options.policy == "billing":  # abstraction keeps each mention as documented
+        cands = _drop_unspecified_siblings(cands, lex)
     by_code: dict[str, list[Candidate]] = {}
     for c in cands:
         by_code.setdefault(c.code, []).append(c)
