@@ -35,6 +35,7 @@ from chartcode.assign.lexicon import (
 )
 from chartcode.codesets.kb import KnowledgeBase
 from chartcode.errors import InputError
+from chartcode.text.abbreviations import TokenStream
 from chartcode.text.context import Mention, TermMatcher, find_mentions
 from chartcode.text.document import Document, load_document
 from chartcode.text.sentences import BREAK, phrase_key
@@ -326,8 +327,9 @@ class Coder:
         for m in find_mentions(doc, matcher):
             if m.sentence not in sentences:
                 continue
-            i0, i1 = ts.sentences[m.sentence]
-            words = set(ts.norm[i0:i1])
+            words = _drug_context(ts, m)
+            if not words & _DRUG_CUES:
+                continue  # the circumstance must be said of this substance, not elsewhere in the sentence
             column = _drug_column(words)
             for node_id in tree.main_by_key.get(m.normalized, [])[:1]:
                 cells = json.loads(tree.nodes[node_id].cells or "{}")
@@ -505,12 +507,30 @@ class Coder:
 
 # --- helpers -------------------------------------------------------------------------------------
 
-_POISONING = frozenset(
-    phrase_key(w) for w in ("poisoning", "overdose", "intoxication", "toxicity", "ingestion")
-)
-_ADVERSE = frozenset(phrase_key(w) for w in ("adverse", "side", "induced", "reaction", "allergic", "allergy"))
-_UNDERDOSING = frozenset(phrase_key(w) for w in ("underdosing", "underdose", "missed", "noncompliance"))
+_POISONING = frozenset(phrase_key(w) for w in ("poisoning", "overdose", "intoxication", "toxicity"))
+_ADVERSE = frozenset(phrase_key(w) for w in ("adverse", "induced"))  # "adverse effect", "drug-induced"
+_UNDERDOSING = frozenset(phrase_key(w) for w in ("underdosing", "underdose", "noncompliance"))
 _DRUG_CUES = _POISONING | _ADVERSE | _UNDERDOSING
+
+
+def _drug_context(ts: TokenStream, m: Mention) -> set[str]:
+    """Words tied to a substance mention: up to 4 words before it and 2 after, within its clause;
+    "induced" counts only right after the substance ("cefepime-induced", not "induced with")."""
+    i0, i1 = ts.sentences[m.sentence]
+    first = next((i for i in range(i0, i1) if ts.ostart[i] >= m.start), i0)
+    last = next((i for i in range(first, i1) if ts.oend[i] >= m.end), i1 - 1)
+    words: set[str] = set()
+    i = first - 1
+    while i >= max(i0, first - 4) and ts.norm[i] != BREAK:
+        if ts.norm[i] != "induced":
+            words.add(ts.norm[i])
+        i -= 1
+    j = last + 1
+    while j <= min(i1 - 1, last + 2) and ts.norm[j] != BREAK:
+        if ts.norm[j] in _ADVERSE | _POISONING | _UNDERDOSING:
+            words.add(ts.norm[j])
+        j += 1
+    return words
 
 
 def _drug_column(words: set[str]) -> str:
