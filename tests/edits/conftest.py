@@ -48,11 +48,15 @@ class StubEngine:
         if "99214" in codes and "82947" in codes:
             lines = (codes.index("99214") + 1, codes.index("82947") + 1)
             out.append(
-                Finding("STUB-PAIR", "error", lines, ("99214", "82947"), "pair [not markup]", "split", "stub §1")
+                Finding(
+                    "STUB-PAIR", "error", lines, ("99214", "82947"), "pair [not markup]", "split", "stub §1"
+                )
             )
         for n, line in enumerate(claim.lines, start=1):
             if line.units > 1:
-                out.append(Finding("STUB-UNITS", "warning", (n,), (line.code,), "many units", "check", "stub §2"))
+                out.append(
+                    Finding("STUB-UNITS", "warning", (n,), (line.code,), "many units", "check", "stub §2")
+                )
         return out
 
 

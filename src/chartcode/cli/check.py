@@ -61,7 +61,9 @@ def check(
     ] = CheckFormat.text,
     rules: Annotated[
         list[Path] | None,
-        typer.Option("--rules", help="A payer rule pack (YAML); repeat for several packs."),
+        typer.Option(
+            "--rules", metavar="PACK.yaml", help="A payer rule pack (YAML); repeat for several packs."
+        ),
     ] = None,
     fail_on: Annotated[
         FailOn | None,
@@ -78,9 +80,11 @@ def check(
 ) -> None:
     """Check claims against the claim edits (NCCI, MUE, MCE …) and payer rule packs.
 
-    Prints the findings per claim: rule, severity, lines, codes, message and fix. A claim that cannot
-    be read becomes an error entry and the others are still checked. Exit code 1 when a claim could
-    not be read or (with --fail-on) a finding is at or above the severity; 0 otherwise.
+    Prints per claim each finding's rule, severity, lines, codes, message and fix.
+
+    A claim that cannot be read is reported as not checked, and the others are still checked.
+
+    Exit code 1 when a claim could not be read or a finding is at or above --fail-on; 0 otherwise.
     """
     from chartcode.codesets.kb import open_kb
     from chartcode.edits.api import check_many

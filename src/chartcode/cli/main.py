@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from chartcode import __version__
-from chartcode.cli import codesets, coding
+from chartcode.cli import check, codesets, coding
 from chartcode.cli.output import Format, console, handle_errors, render
 
 app = typer.Typer(
@@ -18,6 +18,7 @@ app = typer.Typer(
 )
 app.add_typer(codesets.app, name="codesets")
 coding.register(app)
+check.register(app)
 
 DateOption = Annotated[
     str | None, typer.Option("--date", help="Date of service, YYYY-MM-DD (default: newest release).")

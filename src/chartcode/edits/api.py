@@ -20,6 +20,8 @@ The built-in rules run through ``chartcode.edits.engine.check_claim``; pack find
 
 from __future__ import annotations
 
+import importlib
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,24 +82,27 @@ def at_or_above(findings: Iterable[Finding], severity: str) -> bool:
 EngineCheck = Callable[..., list[Finding]]
 
 
+ENGINE_MODULE = "chartcode.edits.engine"
+
+
 def _engine() -> EngineCheck:
     """The built-in rule engine, imported when first needed (it loads the rule modules)."""
-    import importlib
-
-    try:
-        module = importlib.import_module("chartcode.edits.engine")
-    except ModuleNotFoundError as exc:
-        if exc.name != "chartcode.edits.engine":
-            raise
-        raise ChartcodeError(
-            "the claim edit engine (chartcode.edits.engine) is not part of this installation.",
-            "install a chartcode version with claim edits.",
-        ) from None
+    module = sys.modules.get(ENGINE_MODULE)
+    if module is None:
+        try:
+            module = importlib.import_module(ENGINE_MODULE)
+        except ModuleNotFoundError as exc:
+            if exc.name != ENGINE_MODULE:
+                raise
+            raise ChartcodeError(
+                "the claim edit engine (chartcode.edits.engine) is not part of this installation.",
+                "install a chartcode version with claim edits.",
+            ) from None
     return cast(EngineCheck, module.check_claim)
 
 
 def _packs(packs: Sequence[PackLike]) -> tuple[PayerPack, ...]:
-    return load_packs(packs)
+    return load_packs(packs) if packs else ()
 
 
 def _options(setting: str, fail_on: str | None) -> tuple[Setting, Severity | None]:

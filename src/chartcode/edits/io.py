@@ -108,12 +108,29 @@ def parse_claim(data: object, *, where: str | None = None) -> Claim:
 def field_errors(exc: ValidationError) -> str:
     """``lines.1.units: Input should be greater than 0; payer: Field required`` (1-based positions)."""
     parts = []
-    for err in exc.errors(include_url=False):
+    for err in validation_errors(exc):
         loc = ".".join(str(p + 1) if isinstance(p, int) else str(p) for p in err["loc"])
-        msg = "unknown field" if err["type"] == "extra_forbidden" else str(err["msg"])
-        msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field"
+        elif err["type"] == "too_short":
+            msg = f"needs at least {err.get('ctx', {}).get('min_length', 1)} item(s)"
+        else:
+            msg = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
         parts.append(f"{loc}: {msg}" if loc else msg)
     return "; ".join(parts)
+
+
+def validation_errors(exc: ValidationError) -> list[Any]:
+    """Pydantic's errors without the "too short" it adds for a list whose items failed."""
+    errors = exc.errors(include_url=False)
+    return [
+        e
+        for e in errors
+        if not (
+            e["type"] == "too_short"
+            and any(o is not e and tuple(o["loc"][: len(e["loc"])]) == tuple(e["loc"]) for o in errors)
+        )
+    ]
 
 
 def _claim_id(data: Mapping[str, Any]) -> str | None:
@@ -297,6 +314,7 @@ def read_x12(text: str, name: str = "<input>") -> list[ClaimRecord]:
     naming segment numbers); a claim whose content does not fit the claim model becomes an error
     record and the other claims are still read.
     """
+    text = text.lstrip()
     _check_envelope(text, name)
     segments = _validated_segments(text, name)
     return _map_claims(segments, name)

@@ -66,6 +66,7 @@ from pydantic import (
     model_validator,
 )
 
+from chartcode.edits.io import validation_errors
 from chartcode.edits.model import Claim, Line, PayerType
 from chartcode.edits.registry import Finding, Severity
 from chartcode.errors import InputError
@@ -323,8 +324,8 @@ class ModifierRequired(_Rule):
 class FrequencyLimit(_Rule):
     PLACEHOLDERS = COMMON_PLACEHOLDERS | {"code", "lines", "count", "limit", "unit", "per", "date"}
     KIND_FIX = (
-        "Bill at most {limit} {unit} of {code} per {per} to {payer}, or send the documentation the payer "
-        "asks for to exceed its limit."
+        "Keep {code} within {payer}'s limit ({unit} per {per}: {limit}), or send the documentation the payer "
+        "asks for to exceed it."
     )
 
     kind: Literal["frequency_limit"]
@@ -348,10 +349,9 @@ class FrequencyLimit(_Rule):
         for (_, day), lines in groups.items():
             if self.max_units is not None:
                 count: Decimal = sum((claim.lines[i].units for i in lines), Decimal(0))
-                limit, unit = self.max_units, "unit" if self.max_units == 1 else "units"
+                limit, unit = self.max_units, "units"
             else:
-                count, limit = Decimal(len(lines)), Decimal(self.max_lines or 0)
-                unit = "line" if limit == 1 else "lines"
+                count, limit, unit = Decimal(len(lines)), Decimal(self.max_lines or 0), "lines"
             if count <= limit:
                 continue
             codes = list(dict.fromkeys(claim.lines[i].code for i in lines))
@@ -571,16 +571,7 @@ def parse_pack(text: str, name: str = "<pack>") -> PayerPack:
     try:
         model = PackFile.model_validate(data)
     except ValidationError as exc:
-        errors = exc.errors(include_url=False)
-        # a list whose items failed is also reported "too short"; the item errors say more
-        errors = [
-            e
-            for e in errors
-            if not (
-                e["type"] == "too_short"
-                and any(o["loc"][: len(e["loc"])] == e["loc"] and o is not e for o in errors)
-            )
-        ]
+        errors = validation_errors(exc)
         problems = [_locate(err, data, marks, key_marks) for err in errors]
         first, rest = problems[0], problems[1:4]
         more = "".join(f"; {p}" for p in rest)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -44,7 +44,10 @@ def span_text(spans: Sequence[tuple[date, date | None]]) -> str:
 
 
 def valid_on(spans: Sequence[tuple[date, date | None]], day: date) -> bool:
-    return any(a <= day and (b is None or day <= b) for a, b in spans)
+    for a, b in spans:  # noqa: SIM110 (a loop is faster than any() here)
+        if a <= day and (b is None or day <= b):
+            return True
+    return False
 
 
 def sample(codes: Sequence[str], limit: int = 6) -> str:
@@ -60,19 +63,33 @@ def is_em(code: str) -> bool:
 # --- procedure codes ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class ProcCode:
-    """A line's code: normalised, or the reason it is malformed."""
+_MISSING: Any = object()
 
-    code: str | None
-    error: str | None
-    system: str  # cpt | hcpcs (by shape)
-    em: bool
+
+class ProcCode:
+    """A line's code: normalised, or the reason it is malformed; ``on`` memoises validity by date."""
+
+    __slots__ = ("aoc_by", "code", "em", "error", "global_by", "mue_by", "on", "system")
+
+    def __init__(self, code: str | None, error: str | None, system: str, em: bool) -> None:
+        self.code = code
+        self.error = error
+        self.system = system  # cpt | hcpcs (by shape)
+        self.em = em
+        self.on: dict[date, bool | None] = {}
+        # per-release lookups, keyed by release id
+        self.mue_by: dict[str, Mue | None] = {}
+        self.aoc_by: dict[str, tuple[tuple[str, int], ...]] = {}
+        self.global_by: dict[str, str | None] = {}
+
+
+_PROC_CODES = "proc-codes"  # ctx.cache key of {line code as given: ProcCode}
+_DX_CODES = "dx-codes"  # ctx.cache key of {diagnosis as given: DxCode}
 
 
 def proc_code(ctx: EditContext, raw: str) -> ProcCode:
-    key = ("pcode", raw)
-    found: ProcCode | None = ctx.cache.get(key)
+    codes: dict[str, ProcCode] = ctx.cache.setdefault(_PROC_CODES, {})
+    found = codes.get(raw)
     if found is None:
         try:
             norm = procedures.normalize_procedure_code(raw)
@@ -80,7 +97,7 @@ def proc_code(ctx: EditContext, raw: str) -> ProcCode:
             found = ProcCode(None, exc.message, "cpt", False)
         else:
             found = ProcCode(norm, None, "cpt" if norm[0].isdigit() else "hcpcs", is_em(norm))
-        ctx.cache[key] = found
+        codes[raw] = found
     return found
 
 
@@ -91,6 +108,17 @@ def proc_spans(ctx: EditContext, code: str) -> tuple[tuple[date, date | None], .
     if found is None:
         found = ctx.kb.validity(code, None, "hcpcs").spans
         ctx.cache[key] = found
+    return found
+
+
+def proc_valid_on(ctx: EditContext, proc: ProcCode, day: date) -> bool | None:
+    """Whether a well-formed line code is valid on ``day``; None when no release covers ``day``."""
+    found: bool | None = proc.on.get(day, _MISSING)
+    if found is _MISSING:
+        assert proc.code is not None
+        found = valid_on(proc_spans(ctx, proc.code), day) if covered(ctx, proc.system, day) else None
+        if len(proc.on) < 1024:
+            proc.on[day] = found
     return found
 
 
@@ -106,22 +134,66 @@ def covered(ctx: EditContext, system: str, day: date) -> bool:
 # --- ICD-10-CM codes --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
 class DxCode:
-    code: str | None
-    error: str | None
+    """A claim diagnosis: normalised, or the reason it is malformed; ``on`` memoises validity by date."""
+
+    __slots__ = ("code", "error", "on")
+
+    def __init__(self, code: str | None, error: str | None) -> None:
+        self.code = code
+        self.error = error
+        self.on: dict[date, bool | None] = {}
+
+
+def dx_spans(ctx: EditContext, code: str) -> tuple[tuple[tuple[date, date | None], ...], str | None]:
+    """Validity spans of a normalised ICD-10-CM code and, for a non-billable header, the
+    "use one of its subdivisions" text."""
+    key = ("dspans", code)
+    found: tuple[tuple[tuple[date, date | None], ...], str | None] | None = ctx.cache.get(key)
+    if found is None:
+        validity = ctx.kb.validity(code, None, "icd10cm")
+        header = None
+        if not validity.spans and "category header" in validity.message:
+            header = validity.message.split("not billable: ", 1)[-1]
+        found = (validity.spans, header)
+        ctx.cache[key] = found
+    return found
+
+
+def dx_valid_on(ctx: EditContext, dx: DxCode, day: date) -> bool | None:
+    """Whether a well-formed diagnosis is valid on ``day``; None when no release covers ``day``."""
+    found: bool | None = dx.on.get(day, _MISSING)
+    if found is _MISSING:
+        assert dx.code is not None
+        found = valid_on(dx_spans(ctx, dx.code)[0], day) if covered(ctx, "icd10cm", day) else None
+        if len(dx.on) < 1024:
+            dx.on[day] = found
+    return found
 
 
 def dx_code(ctx: EditContext, raw: str) -> DxCode:
-    key = ("dcode", raw)
-    found: DxCode | None = ctx.cache.get(key)
+    codes: dict[str, DxCode] = ctx.cache.setdefault(_DX_CODES, {})
+    found = codes.get(raw)
     if found is None:
         try:
             found = DxCode(icd10cm.normalize_icd(raw), None)
         except InvalidCodeFormatError as exc:
             found = DxCode(None, exc.message)
-        ctx.cache[key] = found
+        codes[raw] = found
     return found
+
+
+def plain_targets(targets: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """Note targets without dots, ready for :func:`covers_any`."""
+    return tuple((lo.replace(".", ""), hi.replace(".", "")) for lo, hi in targets)
+
+
+def covers_any(plain: tuple[tuple[str, str], ...], code_plain: str) -> bool:
+    """:func:`chartcode.codesets.icd10cm.covers` over undotted targets and an undotted code."""
+    for lo, hi in plain:  # noqa: SIM110 (a loop is faster than any() here)
+        if code_plain >= lo and (code_plain <= hi or code_plain.startswith(hi)):
+            return True
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +204,9 @@ class NoteGroup:
     items: tuple[str, ...]
     targets: tuple[tuple[str, str], ...]
     source: str
+    plain: tuple[tuple[str, str], ...] = ()
+    conditional: bool = False  # "any associated", "if applicable": applies only when present
+    examples: bool = False  # "such as": the codes named are examples
 
     @property
     def text(self) -> str:
@@ -150,6 +225,7 @@ class Excludes1:
     text: str
     targets: tuple[tuple[str, str], ...]
     source: str
+    plain: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,8 +252,11 @@ class IcdInfo:
     excludes1: tuple[Excludes1, ...]
     code_first: tuple[NoteGroup, ...]
     use_additional: tuple[NoteGroup, ...]
-    mce: dict[str, tuple[MceEntry, ...]]  # MCE release id -> entries
+    mce: dict[tuple[str, str], MceEntry]  # (MCE release id, edit) -> the entry
     side: frozenset[str]  # R, L (bilateral gives both) from the description
+    plain: str  # the code without its dot
+    manifestation: bool  # a manifestation code: MCE/IOCE list, or "… in diseases classified elsewhere"
+    excluded: dict[str, Excludes1 | None] = field(default_factory=dict)  # memo: other code -> note
 
     def label(self) -> str:
         return f"{self.code} ({self.description})" if self.description else self.code
@@ -201,114 +280,197 @@ def icd_info(ctx: EditContext, code: str, tabular: Release | None) -> IcdInfo:
     return found
 
 
-def _icd_info(ctx: EditContext, code: str, tabular: Release | None) -> IcdInfo:
-    kb = ctx.kb
-    validity = kb.validity(code, None, "icd10cm")
-    header = None
-    if not validity.spans and "category header" in validity.message:
-        header = validity.message.split("not billable: ", 1)[-1]
-    description: str | None = None
-    billable: bool | None = None
-    children: tuple[str, ...] = ()
-    conv: dict[str, list[tuple[str, tuple[tuple[str, str], ...], str]]] = {}
-    mce_rows: list[Sequence[Any]] = []
-    rec = None
-    if tabular is not None and kb.records.available:
-        rec = kb.records.lookup(tabular.id, code)
-    if rec is not None:
-        description, billable = rec["description"], bool(rec["billable"])
-        for name in ("excludes1", "code_first", "use_additional"):
-            conv[name] = [
-                (n["text"], tuple((lo, hi) for lo, hi in n["targets"]), n["source_code"])
-                for n in rec["conventions"].get(name, [])
-            ]
-        children = tuple(c["code"] for c in rec["conventions"].get("children", []))
-        mce_rows = rec["mce"]
-    else:
-        details = icd10cm.code_details(kb.conn, tabular.id, code) if tabular is not None else None
-        if details is not None:
-            description, billable = details.code.description, details.code.billable
-            c = details.conventions
-            for name, notes in (
-                ("excludes1", c.excludes1),
-                ("code_first", c.code_first),
-                ("use_additional", c.use_additional),
-            ):
-                conv[name] = [(n.text, n.targets, n.source_code) for n in notes]
-            if not billable and tabular is not None:
-                children = tuple(k.code for k in icd10cm.children(kb.conn, tabular.id, code))
-        mce_rows = [
-            (e.release, e.edit, e.age_edit, e.age_low, e.age_high, e.sex, e.list_name)
-            for e in icd10cm.mce_edits_for(kb.conn, code)
-        ]
-    mce: dict[str, list[MceEntry]] = defaultdict(list)
-    for release, edit, age_edit, low, high, sex, list_name in mce_rows:
-        mce[release].append(MceEntry(edit, age_edit, low, high, sex, list_name))
-    return IcdInfo(
-        code=code,
-        spans=validity.spans,
-        header=header,
-        tabular=tabular.id if tabular is not None and (rec is not None or description is not None) else None,
-        description=description,
-        billable=billable,
-        children=children,
-        excludes1=tuple(Excludes1(t, tg, s) for t, tg, s in conv.get("excludes1", []) if tg),
-        code_first=group_notes(conv.get("code_first", [])),
-        use_additional=group_notes(conv.get("use_additional", [])),
-        mce={k: tuple(v) for k, v in mce.items()},
-        side=description_side(description),
+@dataclass(frozen=True, slots=True)
+class ScopeNotes:
+    """The notes written at one scope (a code, a section, a chapter), ready for the rules."""
+
+    excludes1: tuple[Excludes1, ...] = ()
+    code_first: tuple[NoteGroup, ...] = ()
+    use_additional: tuple[NoteGroup, ...] = ()
+
+
+_NO_NOTES = ScopeNotes()
+NoteRows = list[tuple[str, tuple[tuple[str, str], ...], str]]
+
+
+def _notes_of(rec: dict[str, Any] | None, scope: str) -> ScopeNotes:
+    notes = rec.get("n") if rec else None
+    if not notes:
+        return _NO_NOTES
+
+    def rows(kind: str) -> NoteRows:
+        return [(text, tuple((lo, hi) for lo, hi in targets), scope) for text, targets in notes.get(kind, ())]
+
+    return ScopeNotes(
+        tuple(Excludes1(t, tg, scope, plain_targets(tg)) for t, tg, _ in rows("excludes1") if tg),
+        group_notes(rows("code_first")),
+        group_notes(rows("use_additional")),
     )
 
 
+def _shared_notes(ctx: EditContext, release: str, scope: str) -> tuple[ScopeNotes, dict[str, Any] | None]:
+    """Notes of an ancestor, section or chapter (shared by many codes, so cached) and its record."""
+    key = ("scope-notes", release, scope)
+    found: tuple[ScopeNotes, dict[str, Any] | None] | None = ctx.cache.get(key)
+    if found is None:
+        rec = ctx.kb.records.get(release, scope)
+        found = (_notes_of(rec, scope), rec)
+        ctx.cache[key] = found
+    return found
+
+
+def _icd_info(ctx: EditContext, code: str, tabular: Release | None) -> IcdInfo:
+    """Build from the install-time lookup records (one query for the code; ancestors, sections and
+    chapters are shared and cached), falling back to the normalised tables."""
+    kb = ctx.kb
+    spans, header = dx_spans(ctx, code)
+    own = kb.records.get(tabular.id, code) if tabular is not None and kb.records.available else None
+    if tabular is None or own is None or "d" not in own:
+        return _icd_info_from_tables(ctx, code, tabular, spans, header)
+    scopes = [_notes_of(own, code)]
+    chain = [code]
+    top = own
+    parent = own.get("p")
+    while parent:
+        notes, rec = _shared_notes(ctx, tabular.id, parent)
+        if rec is None:
+            break
+        scopes.append(notes)
+        chain.append(parent)
+        top, parent = rec, rec.get("p")
+    section, chapter = top.get("s"), top.get("ch")
+    if section and section not in chain:
+        scopes.append(_shared_notes(ctx, tabular.id, section)[0])
+    if chapter:
+        scopes.append(_shared_notes(ctx, tabular.id, f"chapter:{chapter}")[0])
+    plain = code.replace(".", "")
+    mce: dict[tuple[str, str], MceEntry] = {}
+    for release, edit, age_edit, low, high, sex, list_name in own.get("m", ()):
+        mce.setdefault((release, edit), MceEntry(edit, age_edit, low, high, sex, list_name))
+    description = own["d"]
+    return IcdInfo(
+        code=code,
+        spans=spans,
+        header=header,
+        tabular=tabular.id,
+        description=description,
+        billable=bool(own["b"]),
+        children=tuple(child for child, _ in own.get("k", ())),
+        excludes1=tuple(n for sc in scopes for n in sc.excludes1 if not covers_any(n.plain, plain)),
+        code_first=tuple(g for sc in scopes for g in sc.code_first),
+        use_additional=tuple(g for sc in scopes for g in sc.use_additional),
+        mce=mce,
+        side=description_side(description),
+        plain=plain,
+        manifestation=_manifestation(description, mce, any(row[5] for row in own.get("v", ()))),
+    )
+
+
+def _icd_info_from_tables(
+    ctx: EditContext,
+    code: str,
+    tabular: Release | None,
+    spans: tuple[tuple[date, date | None], ...],
+    header: str | None,
+) -> IcdInfo:
+    """The same from the normalised tables: codes the tabular lacks, or a KB without lookup records."""
+    kb = ctx.kb
+    description: str | None = None
+    billable: bool | None = None
+    children: tuple[str, ...] = ()
+    conv: dict[str, NoteRows] = {}
+    details = icd10cm.code_details(kb.conn, tabular.id, code) if tabular is not None else None
+    if details is not None and tabular is not None:
+        description, billable = details.code.description, details.code.billable
+        c = details.conventions
+        for name, notes in (
+            ("excludes1", c.excludes1),
+            ("code_first", c.code_first),
+            ("use_additional", c.use_additional),
+        ):
+            conv[name] = [(n.text, n.targets, n.source_code) for n in notes]
+        if not billable:
+            children = tuple(k.code for k in icd10cm.children(kb.conn, tabular.id, code))
+    mce: dict[tuple[str, str], MceEntry] = {}
+    for e in icd10cm.mce_edits_for(kb.conn, code):
+        mce.setdefault(
+            (e.release, e.edit), MceEntry(e.edit, e.age_edit, e.age_low, e.age_high, e.sex, e.list_name)
+        )
+    plain = code.replace(".", "")
+    return IcdInfo(
+        code=code,
+        spans=spans,
+        header=header,
+        tabular=tabular.id if tabular is not None and details is not None else None,
+        description=description,
+        billable=billable,
+        children=children,
+        excludes1=tuple(
+            Excludes1(t, tg, s, plain_targets(tg))
+            for t, tg, s in conv.get("excludes1", [])
+            if tg and not covers_any(plain_targets(tg), plain)
+        ),
+        code_first=group_notes(conv.get("code_first", [])),
+        use_additional=group_notes(conv.get("use_additional", [])),
+        mce=mce,
+        side=description_side(description),
+        plain=plain,
+        manifestation=_manifestation(description, mce, False),
+    )
+
+
+def _manifestation(description: str | None, mce: dict[tuple[str, str], MceEntry], ioce: bool) -> bool:
+    if ioce or any(edit == "manifestation" for _, edit in mce):
+        return True
+    return bool(description and "classified elsewhere" in description.lower())
+
+
 def group_notes(notes: Sequence[tuple[str, tuple[tuple[str, str], ...], str]]) -> tuple[NoteGroup, ...]:
-    """Join a lead note ending in ":" with the items that follow it from the same source."""
+    """One group per instruction: the notes written together at one source (the tabular's
+    ``<codeFirst>``/``<useAdditionalCode>`` element lists alternatives), split where a lead note
+    ending in ":" ("code first any associated:") starts a new list."""
     groups: list[NoteGroup] = []
-    lead: str | None = None
-    lead_source: str | None = None
-    items: list[str] = []
-    targets: list[tuple[str, str]] = []
+    current: list[tuple[str, tuple[tuple[str, str], ...]]] = []
+    source: str | None = None
 
     def close() -> None:
-        nonlocal lead, items, targets
-        if lead is not None:
-            groups.append(NoteGroup(lead, tuple(items), tuple(targets), lead_source or ""))
-        lead, items, targets = None, [], []
+        if current:
+            first = current[0][0]
+            lead = first if first.endswith(":") else None
+            items = tuple(text for text, _ in (current[1:] if lead else current))
+            targets = tuple(t for _, note_targets in current for t in note_targets)
+            groups.append(_group(lead, items, targets, source or ""))
+        current.clear()
 
-    for text, note_targets, source in notes:
-        if not note_targets and text.rstrip().endswith(":"):
+    for text, note_targets, note_source in notes:
+        text = text.strip()
+        if note_source != source or (current and text.endswith(":")):
             close()
-            lead, lead_source = text.strip(), source
-            continue
-        if lead is not None and source == lead_source:
-            items.append(text.strip())
-            targets.extend(note_targets)
-            continue
-        close()
-        groups.append(NoteGroup(None, (text.strip(),), tuple(note_targets), source))
+            source = note_source
+        current.append((text, note_targets))
     close()
     return tuple(groups)
 
 
-_CONDITIONAL = re.compile(r"\b(any|if applicable|if known|if present|if desired|may be used)\b", re.I)
+def _group(
+    lead: str | None, items: tuple[str, ...], targets: tuple[tuple[str, str], ...], source: str
+) -> NoteGroup:
+    head = f"{lead or ''} {items[0] if items else ''}"
+    return NoteGroup(
+        lead,
+        items,
+        targets,
+        source,
+        plain_targets(targets),
+        bool(_CONDITIONAL.search(head)),
+        bool(_EXAMPLES.search(head)),
+    )
+
+
+_CONDITIONAL = re.compile(
+    r"\b(any|if applicable|where applicable|if known|if present|if desired|may be used)\b", re.I
+)
 _EXAMPLES = re.compile(r"\bsuch as\b", re.I)
-
-
-def _head(group: NoteGroup) -> str:
-    return f"{group.lead or ''} {group.items[0] if group.items else ''}"
-
-
-def conditional(group: NoteGroup) -> bool:
-    """Whether a note only applies when something is present ("any associated", "if applicable")."""
-    return bool(_CONDITIONAL.search(_head(group)))
-
-
-def examples_only(group: NoteGroup) -> bool:
-    """Whether the codes a note names are examples ("underlying disease, such as: …")."""
-    return bool(_EXAMPLES.search(_head(group)))
-
-
-def covers_any(targets: Iterable[tuple[str, str]], code: str) -> bool:
-    return any(icd10cm.covers(t, code) for t in targets)
 
 
 # Side words that name a side of the body; "left ventricular", "right bundle-branch" and the like don't.
@@ -360,6 +522,26 @@ def ptp_edits(ctx: EditContext, release: str, codes: Sequence[str]) -> list[PtpE
     return [edit for p in pairs for edit in pair_cache[p]]
 
 
+def ptp_groups(
+    ctx: EditContext, release: str, codes: tuple[str, ...]
+) -> tuple[tuple[str, str, tuple[PtpEdit, ...]], ...]:
+    """``(column 1, column 2, versions)`` of every PTP edit among ``codes`` (sorted, distinct), in
+    column order; cached per set of codes, built from the pair cache of :func:`ptp_edits`."""
+    sets: dict[tuple[str, ...], tuple[tuple[str, str, tuple[PtpEdit, ...]], ...]] = ctx.cache.setdefault(
+        ("ptp-sets", release), {}
+    )
+    found = sets.get(codes)
+    if found is None:
+        versions: dict[tuple[str, str], list[PtpEdit]] = defaultdict(list)
+        for edit in ptp_edits(ctx, release, codes):
+            versions[(edit.column1, edit.column2)].append(edit)
+        found = tuple((a, b, tuple(v)) for (a, b), v in sorted(versions.items()))
+        if len(sets) > PTP_CACHE_LIMIT // 4:
+            sets.clear()
+        sets[codes] = found
+    return found
+
+
 def edit_in_force(versions: Sequence[PtpEdit], day: date) -> PtpEdit | None:
     """The version of one column 1/column 2 edit that applies on ``day``.
 
@@ -369,89 +551,195 @@ def edit_in_force(versions: Sequence[PtpEdit], day: date) -> PtpEdit | None:
     for edit in versions:
         if not edit.in_effect_on(day):
             continue
-        if best is None or (edit.deletion is not None and (best.deletion is None or edit.deletion < best.deletion)):
+        if best is None or (
+            edit.deletion is not None and (best.deletion is None or edit.deletion < best.deletion)
+        ):
             best = edit
     return best
 
 
-def mue(ctx: EditContext, release: str, code: str) -> Mue | None:
-    key = ("mue", release, code)
-    if key not in ctx.cache:
-        ctx.cache[key] = procedures.mue(ctx.kb.conn, release, code)
-    found: Mue | None = ctx.cache[key]
+def mue(ctx: EditContext, release: str, proc: ProcCode) -> Mue | None:
+    """The MUE of a well-formed line code in an ``ncci-mue-*`` release (memoised on the code)."""
+    found: Mue | None = proc.mue_by.get(release, _MISSING)
+    if found is _MISSING:
+        assert proc.code is not None
+        found = proc.mue_by[release] = procedures.mue(ctx.kb.conn, release, proc.code)
     return found
 
 
-def addon_primaries(ctx: EditContext, release: str, code: str) -> tuple[tuple[str, int], ...]:
-    key = ("aoc", release, code)
-    found: tuple[tuple[str, int], ...] | None = ctx.cache.get(key)
+def addon_primaries(ctx: EditContext, release: str, proc: ProcCode) -> tuple[tuple[str, int], ...]:
+    """``(primary, edit type)`` of an add-on code in an ``ncci-aoc`` release; empty for other codes."""
+    found = proc.aoc_by.get(release)
     if found is None:
-        found = tuple(procedures.addon_primaries(ctx.kb.conn, release, code))
-        ctx.cache[key] = found
+        assert proc.code is not None
+        found = proc.aoc_by[release] = tuple(procedures.addon_primaries(ctx.kb.conn, release, proc.code))
     return found
 
 
-def global_days(ctx: EditContext, day: date, code: str) -> tuple[str | None, str | None]:
-    """``(global period, PFS release id)`` of ``code`` from the PFS release nearest ``day``."""
+def global_days(ctx: EditContext, day: date, proc: ProcCode) -> tuple[str | None, str | None]:
+    """``(global period, PFS release id)`` of a line code from the PFS release nearest ``day``."""
     rkey = ("pfs", day)
     if rkey not in ctx.cache:
         ctx.cache[rkey] = ctx.kb.release_for("pfs-rvu", day, nearest=True)
     release: Release | None = ctx.cache[rkey]
     if release is None:
         return None, None
-    key = ("global", release.id, code)
-    if key not in ctx.cache:
-        row = procedures.rvu(ctx.kb.conn, release.id, code)
-        ctx.cache[key] = row.global_days if row is not None else None
-    found: str | None = ctx.cache[key]
+    found: str | None = proc.global_by.get(release.id, _MISSING)
+    if found is _MISSING:
+        assert proc.code is not None
+        row = procedures.rvu(ctx.kb.conn, release.id, proc.code)
+        found = proc.global_by[release.id] = row.global_days if row is not None else None
     return found, release.id
 
 
 # --- the claim as the rules see it ------------------------------------------------------------------
 
 
+class Diagnosis:
+    """A well-formed claim diagnosis with what the tabular of its (first) date of service says."""
+
+    __slots__ = ("code", "info", "lines", "position")
+
+    def __init__(self, position: int, code: str, info: IcdInfo, lines: list[int]) -> None:
+        self.position = position  # 0-based
+        self.code = code
+        self.info = info
+        self.lines = lines
+
+
+class Diagnoses:
+    __slots__ = ("absent", "found", "has_tabular")
+
+    def __init__(self, found: list[Diagnosis], absent: list[Diagnosis], has_tabular: bool) -> None:
+        self.found = found  # in the tabular used
+        self.absent = absent  # not in it (deleted or renamed before it)
+        self.has_tabular = (
+            has_tabular  # False when no ICD-10-CM tabular is installed (and there are diagnoses)
+        )
+
+
 class ClaimView:
     """Dates, normalised codes and pointer maps of one claim, computed once for all rules."""
 
-    __slots__ = ("by_day", "claim", "days", "dx", "dx_days", "dx_lines", "procs")
+    __slots__ = (
+        "_diagnoses",
+        "_good_by_day",
+        "_infos",
+        "by_day",
+        "claim",
+        "days",
+        "dx",
+        "dx_days",
+        "dx_lines",
+        "procs",
+    )
 
     def __init__(self, claim: Claim, ctx: EditContext) -> None:
         self.claim = claim
         lines = claim.lines
         claim_day = claim.date_of_service
+        pcodes: dict[str, ProcCode] | None = ctx.cache.get(_PROC_CODES)
+        if pcodes is None:
+            pcodes = ctx.cache[_PROC_CODES] = {}
         days: list[date] = []
-        for line in lines:
+        procs: list[ProcCode] = []
+        by_day: dict[date, list[int]] = {}
+        diagnoses = claim.diagnoses
+        n = len(diagnoses)
+        dx_lines: list[list[int]] = [[] for _ in range(n)]
+        for index, line in enumerate(lines):
             day = line.date_of_service or claim_day
             assert day is not None  # the claim model guarantees a date per line
             days.append(day)
-        self.days = days
-        self.procs: list[ProcCode] = [proc_code(ctx, line.code) for line in lines]
-        self.dx: list[DxCode] = [dx_code(ctx, d) for d in claim.diagnoses]
-        n = len(self.dx)
-        self.dx_lines: list[list[int]] = [[] for _ in range(n)]
-        by_day: dict[date, list[int]] = {}
-        for index, line in enumerate(lines):
-            by_day.setdefault(self.days[index], []).append(index)
-            seen: set[int] = set()
+            proc = pcodes.get(line.code)
+            procs.append(proc if proc is not None else proc_code(ctx, line.code))
+            if day in by_day:
+                by_day[day].append(index)
+            else:
+                by_day[day] = [index]
+            number = index + 1
             for pointer in line.dx_pointers:
-                if 1 <= pointer <= n and pointer not in seen:
-                    seen.add(pointer)
-                    self.dx_lines[pointer - 1].append(index + 1)
+                if 0 < pointer <= n:
+                    pointed = dx_lines[pointer - 1]
+                    if not pointed or pointed[-1] != number:
+                        pointed.append(number)
+        self.days = days
+        self.procs = procs
         self.by_day = by_day
-        default_day = claim_day or min(self.days)
-        self.dx_days: list[tuple[date, ...]] = [
-            tuple(sorted({self.days[i - 1] for i in pointed})) if pointed else (default_day,)
-            for pointed in self.dx_lines
-        ]
+        self.dx_lines = dx_lines
+        dcodes: dict[str, DxCode] | None = ctx.cache.get(_DX_CODES)
+        if dcodes is None:
+            dcodes = ctx.cache[_DX_CODES] = {}
+        dx: list[DxCode] = []
+        for raw in diagnoses:
+            found = dcodes.get(raw)
+            dx.append(found if found is not None else dx_code(ctx, raw))
+        self.dx = dx
+        if len(by_day) == 1:
+            self.dx_days: list[tuple[date, ...]] = [(days[0],)] * n
+        else:
+            default_day = claim_day or min(days)
+            self.dx_days = [
+                tuple(sorted({days[i - 1] for i in pointed})) if pointed else (default_day,)
+                for pointed in dx_lines
+            ]
+        self._diagnoses: Diagnoses | None = None
+        self._good_by_day: dict[date, list[int]] | None = None
+        self._infos: list[IcdInfo | None] | None = None
 
-    def line_label(self, index: int) -> str:
-        """``"line 2 (20610-RT)"`` for 0-based ``index``."""
+    def info(self, ctx: EditContext, position: int) -> IcdInfo | None:
+        """The :class:`IcdInfo` of diagnosis ``position`` (0-based) from the tabular of its first date
+        (validity spans and MCE lists do not depend on the tabular); None for a malformed code."""
+        if self._infos is None:
+            infos: list[IcdInfo | None] = []
+            for index, dx in enumerate(self.dx):
+                code = dx.code
+                infos.append(
+                    None
+                    if code is None
+                    else icd_info(ctx, code, tabular_release(ctx, self.dx_days[index][0]))
+                )
+            self._infos = infos
+        return self._infos[position]
+
+    def diagnoses(self, ctx: EditContext) -> Diagnoses:
+        """The well-formed diagnoses with tabular data (from the tabular of their first date)."""
+        if self._diagnoses is None:
+            found: list[Diagnosis] = []
+            absent: list[Diagnosis] = []
+            any_tabular = False
+            for position, dx in enumerate(self.dx):
+                info = self.info(ctx, position)
+                if dx.code is None or info is None:
+                    continue
+                if tabular_release(ctx, self.dx_days[position][0]) is None:
+                    continue
+                any_tabular = True
+                item = Diagnosis(position, dx.code, info, self.dx_lines[position])
+                (found if info.tabular is not None else absent).append(item)
+            self._diagnoses = Diagnoses(found, absent, any_tabular or not self.dx)
+        return self._diagnoses
+
+    def good_by_day(self) -> dict[date, list[int]]:
+        """0-based indices of the lines with a well-formed code, per date of service."""
+        if self._good_by_day is None:
+            out: dict[date, list[int]] = {}
+            procs = self.procs
+            for day, indices in self.by_day.items():
+                good = [i for i in indices if procs[i].code is not None]
+                if good:
+                    out[day] = good
+            self._good_by_day = out
+        return self._good_by_day
+
+    def line_label(self, index: int, start: bool = False) -> str:
+        """``"line 2 (20610-RT)"`` for 0-based ``index`` (``"Line 2 …"`` to start a sentence)."""
         line = self.claim.lines[index]
         mods = "-".join(line.modifiers)
-        return f"line {index + 1} ({line.code}{'-' + mods if mods else ''})"
+        return f"{'Line' if start else 'line'} {index + 1} ({line.code}{'-' + mods if mods else ''})"
 
 
-_VIEW_KEY = ("claim-view",)
+_VIEW_KEY = "claim-view"  # a str key: its hash is cached
 
 
 def claim_view(claim: Claim, ctx: EditContext) -> ClaimView:
