@@ -332,10 +332,10 @@ CHARTCODE_RULES: dict[str, set[str]] = {
     "duplicate": {"DUPLICATE-LINE"},
     "em25": {"EM-MODIFIER-25", "NCCI-PTP"},
     "laterality": {"LATERALITY"},
-    "mod59x": set(),
-    "tc26": set(),
+    "mod59x": {"MODIFIER-CONFLICT"},
+    "tc26": {"MODIFIER-CONFLICT"},
     "telehealth": {"PAYER-TELEHEALTH-MODIFIER"},
-    "pos_invalid": set(),
+    "pos_invalid": {"POS-INVALID"},
 }
 PEER_CODES: dict[str, set[str]] = {
     "ptp": set(),

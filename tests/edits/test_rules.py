@@ -18,8 +18,8 @@ from chartcode.codesets import icd10cm
 from chartcode.codesets.kb import KnowledgeBase
 from chartcode.edits.engine import check_claim
 from chartcode.edits.model import Claim
-from chartcode.edits.registry import REGISTRY, Finding
-from chartcode.edits.rules import BUILTIN_RULE_IDS
+from chartcode.edits.registry import REGISTRY, EditContext, Finding
+from chartcode.edits.rules import BUILTIN_RULE_IDS, _support
 
 pytestmark = pytest.mark.integration
 
@@ -205,6 +205,39 @@ def test_ptp_em_fix_names_modifier_25_and_setting_table(full_kb: KnowledgeBase) 
 def test_ptp_only_pairs_on_the_same_date(full_kb: KnowledgeBase) -> None:
     lines = [line("29881", "RT", day="2024-08-15"), line("29877", "RT", day="2024-08-16")]
     assert only(run(full_kb, ["M23.221"], lines, day=None), "NCCI-PTP") == []
+
+
+def test_ptp_two_em_services_fix(full_kb: KnowledgeBase) -> None:
+    found = only(run(full_kb, ["I10"], [line("99214"), line("99213")]), "NCCI-PTP")
+    assert len(found) == 1 and found[0].codes == ("99214", "99213")
+    assert found[0].fix.startswith("report one E/M service for the date")
+
+
+def test_ptp_pair_cache_starting_over_keeps_results(
+    full_kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_support, "PTP_CACHE_LIMIT", 0)  # every lookup clears the caches first
+    for _ in range(2):
+        found = only(
+            run(full_kb, ["M23.221"], [line("29881", "RT"), line("29877", "RT"), line("11720")]), "NCCI-PTP"
+        )
+        assert {f.codes for f in found} >= {("29881", "29877")}
+        found = only(
+            run(full_kb, ["L97.511"], [line("11042"), line("11720"), line("29881", "RT")]), "NCCI-PTP"
+        )
+        assert ("11042", "11720") in {f.codes for f in found}
+
+
+def test_ptp_pair_cache_refetches_every_pair_after_starting_over(
+    full_kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = EditContext(full_kb)  # a private cache
+    release = "ncci-ptp-practitioner:2024Q3"
+    pair = ("11042", "11720")
+    ctx.cache[("ptp", release)] = {pair: (), ("11720", "29881"): (), ("x", "y"): ()}  # (11042, 11720) stale
+    monkeypatch.setattr(_support, "PTP_CACHE_LIMIT", 2)
+    edits = _support.ptp_edits(ctx, release, ["11042", "11720", "29881"])  # (11042, 29881) is missing
+    assert {(e.column1, e.column2) for e in edits} >= {pair}  # fetched again, not taken as "no edit"
 
 
 # --- NCCI MUE ---------------------------------------------------------------------------------------

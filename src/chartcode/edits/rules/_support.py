@@ -24,6 +24,7 @@ from chartcode.errors import InvalidCodeFormatError
 
 SYSTEM_NAMES = {"icd10cm": "ICD-10-CM", "cpt": "CPT", "hcpcs": "HCPCS Level II"}
 PTP_CACHE_LIMIT = 400_000  # code pairs kept per PTP release before the pair cache starts over
+CODE_CACHE_LIMIT = 200_000  # distinct code strings (as given on claims) kept before starting over
 
 
 # --- small helpers ---------------------------------------------------------------------------------
@@ -31,8 +32,7 @@ PTP_CACHE_LIMIT = 400_000  # code pairs kept per PTP release before the pair cac
 
 def units_text(units: Decimal | int) -> str:
     """``Decimal("3.0")`` -> ``"3"``; ``Decimal("1.5")`` -> ``"1.5"``."""
-    text = f"{Decimal(units).normalize():f}"
-    return text
+    return f"{Decimal(units).normalize():f}"
 
 
 def days_text(days: Iterable[date]) -> str:
@@ -97,6 +97,8 @@ def proc_code(ctx: EditContext, raw: str) -> ProcCode:
             found = ProcCode(None, exc.message, "cpt", False)
         else:
             found = ProcCode(norm, None, "cpt" if norm[0].isdigit() else "hcpcs", is_em(norm))
+        if len(codes) >= CODE_CACHE_LIMIT:  # input can hold any number of distinct strings
+            codes.clear()
         codes[raw] = found
     return found
 
@@ -179,6 +181,8 @@ def dx_code(ctx: EditContext, raw: str) -> DxCode:
             found = DxCode(icd10cm.normalize_icd(raw), None)
         except InvalidCodeFormatError as exc:
             found = DxCode(None, exc.message)
+        if len(codes) >= CODE_CACHE_LIMIT:
+            codes.clear()
         codes[raw] = found
     return found
 
@@ -238,7 +242,7 @@ class MceEntry:
     list_name: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class IcdInfo:
     """What the rules need to know about one ICD-10-CM code (from one tabular release)."""
 
@@ -506,19 +510,17 @@ def ptp_edits(ctx: EditContext, release: str, codes: Sequence[str]) -> list[PtpE
     pairs = [(a, b) for i, a in enumerate(codes) for b in codes[i + 1 :]]
     missing = [p for p in pairs if p not in pair_cache]
     if missing:
-        need = sorted({c for p in missing for c in p})
         if len(pair_cache) > PTP_CACHE_LIMIT:
             pair_cache.clear()
+            missing = pairs
+        need = sorted({c for p in missing for c in p})
         found: dict[tuple[str, str], list[PtpEdit]] = defaultdict(list)
         for edit in procedures.ptp_for_codes(ctx.kb.conn, release, need):
             a, b = edit.column1, edit.column2
             found[(a, b) if a < b else (b, a)].append(edit)
-        for i, a in enumerate(need):
+        for i, a in enumerate(need):  # every pair among ``need``, edits or not
             for b in need[i + 1 :]:
                 pair_cache[(a, b)] = tuple(found.get((a, b), ()))
-        for p in pairs:  # pairs of codes outside ``need`` were cached before
-            if p not in pair_cache:
-                pair_cache[p] = tuple(found.get(p, ()))
     return [edit for p in pairs for edit in pair_cache[p]]
 
 

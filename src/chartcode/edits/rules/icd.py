@@ -39,6 +39,13 @@ def _not_in_tabular(r: Rule, absent: list[Diagnosis]) -> Finding:
     )
 
 
+def _scope_name(source: str) -> str:
+    """``"chapter:4"`` -> ``"chapter 4"``, ``"E08-E13"`` -> ``"block E08-E13"``; codes as they are."""
+    if source.startswith("chapter:"):
+        return f"chapter {source.split(':', 1)[1]}"
+    return f"block {source}" if "-" in source else source
+
+
 def _tabular_name(info: IcdInfo) -> str:
     return (info.tabular or "").replace("icd10cm-tabular:", "ICD-10-CM ")
 
@@ -77,7 +84,9 @@ def check_excludes1(r: Rule, claim: Claim, ctx: EditContext) -> Iterator[Finding
             if note is None:
                 continue
             where = (
-                owner.code if note.source == owner.code else f"{note.source} (which includes {owner.code})"
+                owner.code
+                if note.source == owner.code
+                else f"{_scope_name(note.source)} (which includes {owner.code})"
             )
             yield r.finding(
                 sorted(set(a.lines) | set(b.lines)),

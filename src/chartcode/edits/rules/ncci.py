@@ -123,7 +123,12 @@ def _ptp_finding(
         return
     same_site = sorted(set(line1.modifiers) & set(line2.modifiers) & ANATOMIC)
     note = f" Both lines carry {'/'.join(same_site)}, i.e. the same site." if same_site else ""
-    if em2 or em1:
+    if em1 and em2:
+        fix = (
+            f"report one E/M service for the date, at the level that covers all of it, and remove {col2} "
+            f"(line {i2 + 1})"
+        )
+    elif em2 or em1:
         em_line, em_code = (i2, col2) if em2 else (i1, col1)
         fix = (
             f"if the documentation supports a significant, separately identifiable E/M service, append 25 to "
@@ -142,7 +147,7 @@ def _ptp_finding(
         sorted((i1 + 1, i2 + 1)),
         (col1, col2),
         f"{head} Modifier indicator 1: both may be paid only when the services were distinct and an "
-        f"NCCI-associated modifier says so, and neither line has one.{note}",
+        f"NCCI-associated modifier says so, and neither line carries one that does.{note}",
         fix,
     )
 
