@@ -48,7 +48,8 @@ def test_readme_command_runs(command: str, full_kb: KnowledgeBase, tmp_path: Pat
         result = CliRunner(env={"COLUMNS": "200"}).invoke(app, [*args, "--kb", str(full_kb.path)])
     finally:
         os.chdir(old)
-    assert result.exit_code == 0, (command, result.output)
+    expected = 1 if "--fail-on" in args else 0  # the example shows the failing exit code on purpose
+    assert result.exit_code == expected, (command, result.output)
 
 
 def test_readme_python_example(full_kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> None:
