@@ -640,16 +640,6 @@ def _condition_words(cands: Iterable[Candidate]) -> frozenset[str]:
     return with_synonyms(words)
 
 
-def _affirmed_words(doc: Document, mentions: Iterable[Mention]) -> frozenset[str]:
-    words: set[str] = set()
-    ts = doc.expanded.tokens
-    negated_sentences = {m.sentence for m in mentions if m.negated}
-    for k, (i0, i1) in enumerate(ts.sentences):
-        if k not in negated_sentences:
-            words.update(w for w in ts.norm[i0:i1] if w and w not in STOP)
-    return frozenset(words)
-
-
 def _walk(
     tree: IndexTree, start: int, words: frozenset[str], wide: frozenset[str], phrase: str = ""
 ) -> tuple[list[int], frozenset[str]]:
