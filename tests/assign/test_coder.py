@@ -242,3 +242,7 @@ def test_neoplasm_site_from_the_note_and_from_see_references(coder: Coder, raw_c
     assert codes(coder, "Metastatic carcinoma of the liver.") == ["C78.7"]
     # "Chondrosarcoma - see Neoplasm, cartilage, malignant": the reference names the site
     assert codes(raw_coder, "Chondrosarcoma.", policy="all-mentions") == ["C41.9"]
+
+
+def test_personal_history_to_the_documented_site(coder: Coder) -> None:
+    assert codes(coder, "History of colon cancer.") == ["Z85.038"]

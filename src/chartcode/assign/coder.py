@@ -890,7 +890,7 @@ def _prefer_specific(cands: list[Candidate]) -> list[Candidate]:
         )
     ]
     out: list[Candidate] = []
-    order = sorted(cands, key=lambda c: (-c.score, -len(c.code)))
+    order = sorted(cands, key=lambda c: (-len(c.code), -c.score))  # deeper in the tabular = more specific
     for c in order:
         clash = any(
             o.code[:3] == c.code[:3] and o.code != c.code and o.start < c.end and c.start < o.end for o in out
