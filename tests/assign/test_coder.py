@@ -246,3 +246,10 @@ def test_neoplasm_site_from_the_note_and_from_see_references(coder: Coder, raw_c
 
 def test_personal_history_to_the_documented_site(coder: Coder) -> None:
     assert codes(coder, "History of colon cancer.") == ["Z85.038"]
+
+
+def test_bare_disease_is_an_unspecified_illness_in_abstraction_only(coder: Coder) -> None:
+    text = "The disease progressed over two years."
+    assert codes(coder, text, policy="all-mentions") == ["R69"]
+    assert codes(coder, text) == []  # never a billing diagnosis
+    assert "R69" not in codes(coder, "Chronic kidney disease.", policy="all-mentions")

@@ -192,6 +192,8 @@ class Coder:
                 linked = self._walk_mention(doc, cand.mention, lex, conditions)
                 if linked and self._corroborated(linked[0], first_codes, lex):
                     candidates[k] = linked[0]
+        if options.policy == "all-mentions":
+            candidates.extend(self._unspecified_illness(anchor_mentions, candidates, lex))
         for m in find_mentions(doc, terms):
             candidates.extend(self._term_mention(m, lex))
         candidates.extend(self._drug_mentions(doc, lex))
@@ -207,6 +209,29 @@ class Coder:
             kept = self._resolve_excludes1(kept, lex)
         kept.extend(self._use_additional(kept, doc, lex, day))
         return kept, lex, doc, warnings
+
+    def _unspecified_illness(
+        self, mentions: Iterable[Mention], candidates: list[Candidate], lex: Lexicon
+    ) -> list[Candidate]:
+        """Abstraction: a bare "disease" the index cannot specify ("Disease, diseased" has no code of
+        its own) is an illness, unspecified (R69, whose tabular title names it)."""
+        coded = {id(c.mention) for c in candidates}
+        out = []
+        for m in mentions:
+            if m.normalized in _BARE_ILLNESS and id(m) not in coded and "R69" in lex.billable:
+                out.append(
+                    Candidate(
+                        code="R69",
+                        mention=m,
+                        path=None,
+                        score=0.5,
+                        confidence=0.5,
+                        start=m.start,
+                        end=m.end,
+                        rationale=f"'{m.text}' without a documented kind: Illness, unspecified (R69)",
+                    )
+                )
+        return out
 
     # --- index walk ----------------------------------------------------------------------------
 
@@ -506,6 +531,8 @@ class Coder:
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+_BARE_ILLNESS = frozenset(phrase_key(w) for w in ("disease", "diseases", "illness", "pathology"))
 
 _POISONING = frozenset(phrase_key(w) for w in ("poisoning", "overdose", "intoxication", "toxicity"))
 _ADVERSE = frozenset(phrase_key(w) for w in ("adverse", "induced"))  # "adverse effect", "drug-induced"
