@@ -51,8 +51,8 @@ CONNECTIVES = {
 DOCUMENT_WIDE_WITH = frozenset(
     phrase_key(w) for w in ("diabetes", "diabetic", "hypertension", "hypertensive")
 )
-WINDOW_BEFORE = 6
-WINDOW_AFTER = 10
+WINDOW_BEFORE = 4  # words around a mention that may name its subterms (2-fold CV on train)
+WINDOW_AFTER = 6
 SECTION_RANK = {
     "assessment_and_plan": 0,
     "assessment": 0,
