@@ -198,7 +198,6 @@ SYNONYMS = {
     "stomach": ("gastric",),
     "cerebral": ("brain",),
     "brain": ("cerebral",),
-    "colon": ("colon",),
     "colonic": ("colon",),
     **{adjective: (noun,) for adjective, noun in SITE_ADJECTIVES.items()},
     "mi": ("myocardial", "infarction"),
@@ -423,7 +422,6 @@ class Lexicon:
     billable: dict[str, str]  # billable code -> description
     headers: dict[str, str]  # header code -> description
     children: dict[str, list[str]]  # code -> child codes (tabular order)
-    seventh: dict[str, list[str]]  # code where a 7th-character rule is defined -> allowed characters
 
 
 def build_lexicon(conn: sqlite3.Connection, tabular: str, index_releases: dict[str, str]) -> Lexicon:
@@ -438,9 +436,6 @@ def build_lexicon(conn: sqlite3.Connection, tabular: str, index_releases: dict[s
         (billable if is_billable else headers)[code] = desc
         if parent:
             children[parent].append(code)
-    seventh: dict[str, list[str]] = defaultdict(list)
-    for code, char in conn.execute("SELECT code, char FROM icd_seventh WHERE release = ?", (tabular,)):
-        seventh[code].append(char)
     terms: dict[str, list[TermEntry]] = defaultdict(list)
     for code, desc in billable.items():
         if len(code) == 8 and code[-1] in "DGHJKMNPQRS":
@@ -465,5 +460,4 @@ def build_lexicon(conn: sqlite3.Connection, tabular: str, index_releases: dict[s
         billable,
         headers,
         dict(children),
-        dict(seventh),
     )

@@ -13,16 +13,10 @@ from rich.table import Table
 from rich.text import Text
 
 from chartcode.cli.codesets import KbOption, kb_path
-from chartcode.cli.output import console, emit_json, handle_errors
+from chartcode.cli.output import StreamFormat, console, emit_json, handle_errors
 
 if TYPE_CHECKING:
     from chartcode.edits.api import CheckResult
-
-
-class CheckFormat(StrEnum):
-    text = "text"
-    json = "json"
-    jsonl = "jsonl"
 
 
 class FailOn(StrEnum):
@@ -52,13 +46,13 @@ def check(
         ),
     ],
     fmt: Annotated[
-        CheckFormat,
+        StreamFormat,
         typer.Option(
             "--format",
             help="text (a table per claim), json (one document) or jsonl (one {claim_id, findings} line "
             "per claim).",
         ),
-    ] = CheckFormat.text,
+    ] = StreamFormat.text,
     rules: Annotated[
         list[Path] | None,
         typer.Option(
@@ -93,7 +87,7 @@ def check(
 
     results: list[CheckResult] = []
     single = False
-    with handle_errors("json" if fmt == CheckFormat.json else "text"):
+    with handle_errors("json" if fmt == StreamFormat.json else "text"):
         packs = load_packs(rules or [])
         text = read_text(file)
         name = "standard input" if file == "-" else file
@@ -109,15 +103,15 @@ def check(
         )
         for result in stream:
             results.append(result)
-            if fmt == CheckFormat.jsonl:
+            if fmt == StreamFormat.jsonl:
                 sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False, default=str) + "\n")
                 sys.stdout.flush()
-            elif fmt == CheckFormat.text:
+            elif fmt == StreamFormat.text:
                 _print_claim(result)
-    if fmt == CheckFormat.json:
+    if fmt == StreamFormat.json:
         docs = [r.to_dict() for r in results]
         emit_json(docs[0] if single and len(docs) == 1 else docs)
-    elif fmt == CheckFormat.text:
+    elif fmt == StreamFormat.text:
         _print_summary(results, fail_on)
     if any(r.failed for r in results):
         raise typer.Exit(1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -106,8 +107,6 @@ def list_(kb: KbOption = None, fmt: FormatOption = Format.text) -> None:
         table = Table(title=f"Code sets in {base.path}")
         for col in ("release", "system", "version", "effective", "rows", "files (sha256)"):
             table.add_column(col)
-        import json
-
         for r in rows:
             end = r["effective_to"] or "open"
             files = json.loads(r["sha256"])
@@ -117,14 +116,12 @@ def list_(kb: KbOption = None, fmt: FormatOption = Format.text) -> None:
             )
         console.print(table)
 
-    import json as _json
-
     data = [
         {
             **r,
-            "files": _json.loads(r["files"]),
-            "sha256": _json.loads(r["sha256"]),
-            "notes": _json.loads(r["notes"]),
+            "files": json.loads(r["files"]),
+            "sha256": json.loads(r["sha256"]),
+            "notes": json.loads(r["notes"]),
         }
         for r in rows
     ]

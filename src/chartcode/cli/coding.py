@@ -23,18 +23,21 @@ from rich.table import Table
 from chartcode.assign.api import CoderLike, CodingOptions, CodingResult
 from chartcode.assign.batch import default_coder_factory, default_jobs, factory_for, run_batch_file
 from chartcode.cli.codesets import KbOption, kb_path
-from chartcode.cli.output import Format, console, emit_json, err_console, handle_errors, render
+from chartcode.cli.output import (
+    DateOption,
+    Format,
+    StreamFormat,
+    console,
+    emit_json,
+    err_console,
+    handle_errors,
+    render,
+)
 from chartcode.errors import InputError
 
 CoderBuilder = Callable[[Path | None], CoderLike]
 CODER_FACTORY: CoderBuilder = default_coder_factory
 FACTORY_ENV = "CHARTCODE_CODER_FACTORY"
-
-
-class CodeFormat(StrEnum):
-    text = "text"
-    json = "json"
-    jsonl = "jsonl"
 
 
 class PolicyChoice(StrEnum):
@@ -52,10 +55,6 @@ class Sex(StrEnum):
     M = "M"
 
 
-DateOption = Annotated[
-    str | None,
-    typer.Option("--date", help="Date of service, YYYY-MM-DD (default: the newest installed release)."),
-]
 JobsOption = Annotated[
     int | None, typer.Option("--jobs", min=1, help="Worker processes (default: all cores).")
 ]
@@ -113,12 +112,12 @@ def code(
         Sex | None, typer.Option("--sex", case_sensitive=False, help="Patient sex, F or M.")
     ] = None,
     fmt: Annotated[
-        CodeFormat,
+        StreamFormat,
         typer.Option(
             "--format",
             help="text or json for one note; jsonl reads FILE (or standard input) as a JSONL batch.",
         ),
-    ] = CodeFormat.text,
+    ] = StreamFormat.text,
     kb: KbOption = None,
     jobs: JobsOption = None,
     output: Annotated[
@@ -137,7 +136,7 @@ def code(
     """
     from chartcode.codesets.kb import parse_date
 
-    batch = fmt == CodeFormat.jsonl or (file != "-" and file.lower().endswith(".jsonl"))
+    batch = fmt == StreamFormat.jsonl or (file != "-" and file.lower().endswith(".jsonl"))
     with handle_errors(fmt):
         defaults = CodingOptions(
             policy="all-mentions" if policy == PolicyChoice.all_mentions else "billing",
@@ -163,7 +162,7 @@ def code(
         if output is not None:
             data = summary.to_dict()
             render(
-                Format.json if fmt == CodeFormat.json else Format.text,
+                Format.json if fmt == StreamFormat.json else Format.text,
                 data,
                 lambda: console.print(
                     f"{summary.lines} line(s) in {output}: {summary.coded} coded now "
@@ -173,12 +172,12 @@ def code(
         return
     if output is not None:
         with output.open("w", encoding="utf-8") as fh:
-            if fmt == CodeFormat.json:
+            if fmt == StreamFormat.json:
                 fh.write(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
             else:
                 _print_result(Console(file=fh, width=200, highlight=False, soft_wrap=True), result)
         return
-    if fmt == CodeFormat.json:
+    if fmt == StreamFormat.json:
         emit_json(result.to_dict())
     else:
         _print_result(console, result)

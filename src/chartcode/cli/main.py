@@ -9,7 +9,7 @@ from rich.table import Table
 
 from chartcode import __version__
 from chartcode.cli import check, codesets, coding
-from chartcode.cli.output import Format, console, handle_errors, render
+from chartcode.cli.output import DateOption, Format, console, handle_errors, render
 
 app = typer.Typer(
     help="chartcode: medical coding from the chart to the claim (ICD-10-CM, CPT/HCPCS, claim edits).",
@@ -19,10 +19,6 @@ app = typer.Typer(
 app.add_typer(codesets.app, name="codesets")
 coding.register(app)
 check.register(app)
-
-DateOption = Annotated[
-    str | None, typer.Option("--date", help="Date of service, YYYY-MM-DD (default: newest release).")
-]
 
 
 def _version(value: bool) -> None:

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,6 +19,20 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 class Format(StrEnum):
     text = "text"
     json = "json"
+
+
+class StreamFormat(StrEnum):
+    """Commands that can also write one JSON line per item (batches)."""
+
+    text = "text"
+    json = "json"
+    jsonl = "jsonl"
+
+
+DateOption = Annotated[
+    str | None,
+    typer.Option("--date", help="Date of service, YYYY-MM-DD (default: the newest installed release)."),
+]
 
 
 def emit_json(data: Any) -> None:

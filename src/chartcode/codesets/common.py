@@ -19,7 +19,7 @@ import io
 import re
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import IO
@@ -72,7 +72,6 @@ class DatasetSpec:
     order: int = 50  # load order; lower first
     description: str = ""
     official_name: str = ""  # how the official distribution names the file (for messages)
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 # --- periods -------------------------------------------------------------------------------

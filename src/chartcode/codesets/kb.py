@@ -59,6 +59,7 @@ class Validity:
     spans: tuple[tuple[date, date | None], ...]
     message: str
     raw_icd: tuple[icd10cm.ValiditySpan, ...] = ()  # the history rows behind ``spans`` (ICD-10-CM)
+    header: str | None = None  # for a non-billable ICD-10-CM category: which subdivisions to use instead
 
     def spans_text(self) -> str:
         return ", ".join(_span_text(a, b) for a, b in self.spans) or "never"
@@ -246,7 +247,13 @@ class KnowledgeBase:
             header = system == "icd10cm" and self._icd_header(norm, day)
             if header:
                 return Validity(
-                    norm, system, False, day, (), f"{norm} is a category header, not billable: {header}"
+                    norm,
+                    system,
+                    False,
+                    day,
+                    (),
+                    f"{norm} is a category header, not billable: {header}",
+                    header=header,
                 )
             return Validity(
                 norm,
@@ -344,7 +351,7 @@ class KnowledgeBase:
         v = self.validity(code, day, system)
         if v.valid:
             return v
-        if not v.spans and "never existed" in v.message:
+        if not v.spans and v.header is None:
             raise UnknownCodeError(v.message, "check the code; `chartcode search TEXT` finds codes by words.")
         raise CodeNotValidOnDateError(
             v.message, "use a code valid on the date of service (see `chartcode lookup`)."

@@ -136,7 +136,7 @@ class _ValidityCache:
                 elif v.spans:
                     self.seen[key] = "not valid on the date"
                 else:
-                    self.seen[key] = "header" if "category header" in v.message else "never existed"
+                    self.seen[key] = "header" if v.header else "never existed"
         return self.seen[key]
 
     def valid(self, code: str, day: date | None) -> bool:

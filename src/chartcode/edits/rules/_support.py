@@ -154,10 +154,7 @@ def dx_spans(ctx: EditContext, code: str) -> tuple[tuple[tuple[date, date | None
     found: tuple[tuple[tuple[date, date | None], ...], str | None] | None = ctx.cache.get(key)
     if found is None:
         validity = ctx.kb.validity(code, None, "icd10cm")
-        header = None
-        if not validity.spans and "category header" in validity.message:
-            header = validity.message.split("not billable: ", 1)[-1]
-        found = (validity.spans, header)
+        found = (validity.spans, validity.header)
         ctx.cache[key] = found
     return found
 
