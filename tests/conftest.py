@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,14 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def full_kb(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
-    """The full ../shared/data mirror installed once per test session."""
+    """The full ../shared/data mirror installed once per test session.
+
+    Set ``CHARTCODE_TEST_FULL_KB`` to a KB already installed from the same mirror to reuse it (a local
+    shortcut for quick runs; CI always installs afresh and checks what the installer reports).
+    """
+    reuse = os.environ.get("CHARTCODE_TEST_FULL_KB")
+    if reuse and Path(reuse).exists():
+        return open_kb(Path(reuse))
     path = tmp_path_factory.mktemp("kb") / "kb.sqlite"
     report = install(str(shared_data), path)
     datasets = {r.release.dataset for r in report.releases}
