@@ -18,6 +18,7 @@ from pathlib import Path
 from chartcode.assign.api import CodingOptions
 from chartcode.assign.coder import Coder
 from chartcode.codesets.kb import open_kb
+from chartcode.eval.codiesp import CORPUS_DATE
 
 MIN_COUNT = 2  # chosen by 2-fold cross-validation on the train split (docs/EVALUATION.md)
 MAX_PRECISION = 0.2
@@ -43,7 +44,8 @@ def main() -> None:
         for line in handle:
             case = json.loads(line)
             gold = set(case["icd10cm"])
-            trace = coder.trace(case["text"], CodingOptions(policy="all-mentions"))
+            options = CodingOptions(policy="all-mentions", date_of_service=CORPUS_DATE)
+            trace = coder.trace(case["text"], options)
             for key, code in set(trace):
                 seen[(key, code)] += 1
                 right[(key, code)] += matches_gold(code, gold)

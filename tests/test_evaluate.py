@@ -230,9 +230,14 @@ def test_evaluate_with_fake_coder(kb: KnowledgeBase) -> None:
         "count": 1,
         "distinct": 1,
         "release": "icd10cm-tabular:FY2026",
+        "date": "2019-07-01",
         "why": {"never existed": 1},
     }
     assert report["errors"] == {"CC300": 1}
+    # CodiEsp is coded on the date its gold codes fit (codiesp.CORPUS_DATE) unless told otherwise
+    assert report["date_of_service"] == "2019-07-01"
+    newest = codiesp.evaluate(cases, coder_factory=fake_factory, kb=kb, date_of_service=None)
+    assert newest["date_of_service"] is None and newest["gold_not_valid"]["date"] is None
     assert report["releases"] == ["icd10cm-tabular:FY2026"]
     assert report["policy"] == "all-mentions"
     assert set(report["latency"]) == {"mean_ms", "median_ms", "p95_ms", "max_ms", "total_seconds"}

@@ -253,3 +253,81 @@ def test_bare_disease_is_an_unspecified_illness_in_abstraction_only(coder: Coder
     assert codes(coder, text, policy="all-mentions") == ["R69"]
     assert codes(coder, text) == []  # never a billing diagnosis
     assert "R69" not in codes(coder, "Chronic kidney disease.", policy="all-mentions")
+
+
+# --- codes in force on the date of service --------------------------------------------------------
+
+
+def test_date_before_a_subdivision_gives_the_code_then_in_force(raw_coder: Coder) -> None:
+    # R05.9 (cough, unspecified) took effect 2021-10-01; before that R05 itself was the billable code
+    assert codes(raw_coder, "Cough for two weeks.", date_of_service=date(2021, 6, 1)) == ["R05"]
+    assert codes(raw_coder, "Cough for two weeks.", date_of_service=date(2022, 1, 3)) == ["R05.9"]
+    result = raw_coder.code("Cough for two weeks.", CodingOptions(date_of_service=date(2021, 6, 1)))
+    assert result.diagnoses[0].description == "Cough"
+    assert "Tabular: R05 → R05" not in result.diagnoses[0].rationale
+
+
+def test_codes_emitted_on_an_old_date_are_valid_then(raw_coder: Coder, full_kb: KnowledgeBase) -> None:
+    day = date(2020, 3, 2)
+    text = "Headache and cough. Type 2 diabetes with hyperglycemia. Hypertension with CKD stage 4."
+    got = codes(raw_coder, text, date_of_service=day)
+    assert "R51" in got and "R05" in got  # split in FY2021 and FY2022
+    assert all(full_kb.validity(c, day, "icd10cm").valid for c in got)
+
+
+# --- index subterms that list choices ------------------------------------------------------------
+
+
+def test_subterm_listing_choices_is_named_by_any_one(raw_coder: Coder) -> None:
+    # Fibrillation › atrial or auricular (established) I48.91
+    assert codes(raw_coder, "Known atrial fibrillation.") == ["I48.91"]
+    assert codes(raw_coder, "Auricular fibrillation.") == ["I48.91"]
+
+
+def test_title_alternatives_for_lists() -> None:
+    from chartcode.assign.lexicon import content_words, title_alternatives
+
+    def alts(title: str) -> set[frozenset[str]]:
+        return set(title_alternatives(title, content_words(title)))
+
+    assert alts("atrial or auricular (established)") == {frozenset({"atrial"}), frozenset({"auricular"})}
+    assert alts("neuritis, radiculitis, radiculopathy or sciatica") == {
+        frozenset({w}) for w in ("neuritis", "radiculitis", "radiculopathy", "sciatica")
+    }
+    assert alts("intervertebral cartilage or disc") == {
+        frozenset({"intervertebral", "cartilage"}),
+        frozenset({"intervertebral", "disc"}),
+    }
+    assert alts("femur, femoral") == {frozenset({"femur"}), frozenset({"femoral"})}
+    assert alts("cardiac") == {frozenset({"cardiac"})}
+
+
+# --- long-term (current) drug therapy, I.C.21.c.3 -------------------------------------------------
+
+
+def test_long_term_drug_therapy_from_the_drug_class(raw_coder: Coder) -> None:
+    got = codes(raw_coder, "Atrial fibrillation on long-term warfarin.")
+    assert got == ["I48.91", "Z79.01"]
+    result = raw_coder.code("Atrial fibrillation on long-term warfarin.", CodingOptions())
+    z79 = result.diagnoses[1]
+    assert z79.guideline == "I.C.21.c.3"
+    assert [e.text for e in z79.evidence] == ["warfarin"]
+    assert "T45.515" in z79.rationale  # the drug's class in the Table of Drugs and Chemicals
+
+
+def test_long_term_therapy_needs_habitual_use_or_a_medication_list(raw_coder: Coder) -> None:
+    assert "Z79.52" not in codes(raw_coder, "Asthma attack; a single dose of prednisone was given.")
+    assert "Z79.52" in codes(raw_coder, "Rheumatoid arthritis on chronic prednisone.")
+    note = "Assessment: type 2 diabetes.\nMedications:\nmetformin 850 mg twice a day\n"
+    assert "Z79.84" in codes(raw_coder, note)
+    stopped = "Type 2 diabetes. Metformin was stopped years ago; no current use."
+    assert "Z79.84" not in codes(raw_coder, stopped)
+
+
+def test_long_term_drug_rules_are_validated() -> None:
+    from chartcode.assign.coder import long_term_drug_rules
+
+    rules, cues = long_term_drug_rules()
+    assert all(code.startswith("Z79") for _, _, code, _ in rules)
+    assert ("T38.3", "insulin", "Z79.4", "insulin") in rules
+    assert "chronic" in cues and "term" not in cues

@@ -197,6 +197,7 @@ class Coder:
         for m in find_mentions(doc, terms):
             candidates.extend(self._term_mention(m, lex))
         candidates.extend(self._drug_mentions(doc, lex))
+        candidates.extend(self._long_term_drugs(doc, lex, options))
         resolved = [c for c in (self._billable(c, lex, day) for c in candidates) if c is not None]
         kept = _apply_policy(resolved, options, lambda c: self._history_code(c, lex, day))
         # calibration never vetoes a combination code the index reached through documented
@@ -379,6 +380,64 @@ class Coder:
                 )
         return out
 
+    def _long_term_drugs(self, doc: Document, lex: Lexicon, options: CodingOptions) -> list[Candidate]:
+        """Long-term (current) drug therapy (Guideline I.C.21.c.3): a drug the patient takes maps to its
+        Z79 status code through the drug's class in the Table of Drugs and Chemicals (data:
+        long_term_drugs.json). The sentence must say the use is long-term or habitual, or the drug must be
+        listed in a medications section: a drug given once for the illness at hand is not long-term
+        therapy. Negated, planned, family and past mentions are dropped later by the policy."""
+        tree = lex.drug
+        if tree is None:
+            return []
+        classes, cues = long_term_drug_rules()
+        matcher = self._drug_matchers.get(tree.release)
+        if matcher is None:
+            matcher = TermMatcher(tree.main_by_key)
+            self._drug_matchers[tree.release] = matcher
+        ts = doc.expanded.tokens
+        out: list[Candidate] = []
+        for m in find_mentions(doc, matcher):
+            if _drug_context(ts, m) & _DRUG_CUES:
+                continue  # poisoning, adverse effect or underdosing: the Drug Table step codes it
+            if (m.section or "") != "medications":
+                i0, i1 = ts.sentences[m.sentence]
+                if not cues & set(ts.norm[i0:i1]):
+                    continue
+            for node_id in tree.main_by_key.get(m.normalized, [])[:1]:
+                node = tree.nodes[node_id]
+                adverse = json.loads(node.cells or "{}").get("Adverse effect") or ""
+                title = node.title.lower()
+                rule = next(
+                    (
+                        r
+                        for r in classes
+                        if adverse.startswith(r[0]) and (not r[1] or title.startswith(r[1]))
+                    ),
+                    None,
+                )
+                if rule is None:
+                    continue
+                code = rule[2]
+                if code not in lex.billable:
+                    continue
+                out.append(
+                    Candidate(
+                        code=code,
+                        mention=m,
+                        rationale=f"long-term drug therapy: {node.title} is in the class of {adverse} "
+                        f"(Table of Drugs and Chemicals) → {rule[3]}",
+                        path=f"Table of Drugs and Chemicals: {node.title} (Adverse effect {adverse})",
+                        score=len(m.normalized.split()),
+                        confidence=0.55,
+                        guideline="I.C.21.c.3",
+                        start=m.start,
+                        end=m.end,
+                        main=node.title,
+                        depth=1,
+                    )
+                )
+        return out
+
     # --- tabular terms -------------------------------------------------------------------------
 
     def _term_mention(self, m: Mention, lex: Lexicon) -> list[Candidate]:
@@ -409,14 +468,30 @@ class Coder:
     # --- tabular verification ------------------------------------------------------------------
 
     def _billable(self, c: Candidate, lex: Lexicon, day: date | None) -> Candidate | None:
-        code = refine_code(c.code, lex, c.mention)
+        code = self._in_force(refine_code(c.code, lex, c.mention), day)
         if code is None:
-            return None
-        if not self.kb.validity(code, day, "icd10cm").valid:
             return None
         if code != c.code:
             c = replace(c, rationale=f"{c.rationale}; Tabular: {c.code} → {code}")
         return replace(c, code=code)
+
+    def _in_force(self, code: str | None, day: date | None) -> str | None:
+        """The code valid and billable on the date of service: ``code`` itself, or, for a date before a
+        subdivision took effect, the ancestor that was the billable code then (R05.9, new in FY2022,
+        is R05 on a 2021 date). The installed tabular may be newer than the date; the validity history
+        says what was in force."""
+        if code is None:
+            return None
+        if self.kb.validity(code, day, "icd10cm").valid:
+            return code
+        if day is None:
+            return None
+        shorter = code
+        while len(shorter) > 3:
+            shorter = shorter[:-1].rstrip(".")
+            if self.kb.validity(shorter, day, "icd10cm").valid:
+                return shorter
+        return None
 
     def _history_code(self, c: Candidate, lex: Lexicon, day: date | None) -> Candidate | None:
         """History of / family history of a condition: the index's History entries (Z80-Z87)."""
@@ -439,8 +514,8 @@ class Coder:
         code, where, rationale = _code_along(tree, path)
         if code is None:
             return None
-        refined = refine_code(code, lex, c.mention)
-        if refined is None or not self.kb.validity(refined, day, "icd10cm").valid:
+        refined = self._in_force(refine_code(code, lex, c.mention), day)
+        if refined is None:
             return None
         return replace(
             c,
@@ -618,6 +693,26 @@ def calibration() -> frozenset[tuple[str, str]]:
         return frozenset()
     data = json.loads(path.read_text(encoding="utf-8"))
     return frozenset((key, code) for key, code, *_ in data["blocked"])
+
+
+@functools.cache
+def long_term_drug_rules() -> tuple[tuple[tuple[str, str, str, str], ...], frozenset[str]]:
+    """(Table-of-Drugs code prefix, title prefix, Z79 code, label) rules and the words that say a use
+    is long-term, from data/long_term_drugs.json (validated when loaded)."""
+    from importlib import resources
+
+    data = json.loads(
+        resources.files("chartcode.assign").joinpath("data/long_term_drugs.json").read_text(encoding="utf-8")
+    )
+    if data.get("format") != "chartcode-long-term-drugs":
+        raise ValueError("long_term_drugs.json: unexpected format")
+    rules = []
+    for k, r in enumerate(data["classes"]):
+        if not isinstance(r.get("prefix"), str) or not str(r.get("code", "")).startswith("Z79"):
+            raise ValueError(f"long_term_drugs.json: class {k} needs a 'prefix' and a Z79 'code'")
+        rules.append((r["prefix"], str(r.get("title_prefix", "")).lower(), r["code"], str(r["label"])))
+    cues = frozenset(w for c in data["cues"] for w in phrase_key(c).split() if w != "term")
+    return tuple(rules), cues
 
 
 def _note_excludes(kb: KnowledgeBase, release: str, a: str, b: str) -> bool:
@@ -969,7 +1064,7 @@ def _merge(
                 min(c.start for c in group),
                 CodedDiagnosis(
                     code=code,
-                    description=lex.billable[code],
+                    description=lex.billable.get(code) or lex.headers.get(code, ""),
                     evidence=evidence,
                     rationale=best.rationale,
                     confidence=round(min(0.99, best.confidence + 0.05 * (len(group) - 1)), 2),

@@ -366,7 +366,30 @@ def title_alternatives(title: str, words: frozenset[str]) -> tuple[frozenset[str
     parts = [p.strip() for p in _PAREN.sub("", title).split(",") if p.strip()]
     if len(parts) > 1 and len({p.lower()[:3] for p in parts}) == 1:
         return tuple(content_words(p) for p in parts if content_words(p))
+    listed = _or_alternatives(_PAREN.sub("", title))
+    if listed:
+        return listed
     return (words,) if words else ()
+
+
+def _or_alternatives(title: str) -> tuple[frozenset[str], ...]:
+    """A subterm that lists choices ("atrial or auricular", "foot or toe", "with ectopic or molar
+    pregnancy", "neuritis, radiculitis, radiculopathy or sciatica") is named by any one of them with the
+    words around the list: the items are the single words joined by commas and the first "or"."""
+    tokens = title.replace(",", " , ").split()
+    if "or" not in tokens:
+        return ()
+    at = tokens.index("or")
+    if at == 0 or at + 1 >= len(tokens):
+        return ()
+    start = at - 1
+    while start >= 2 and tokens[start - 1] == "," and tokens[start - 2] not in {",", "or"}:
+        start -= 2
+    items = [tokens[k] for k in range(start, at, 2)] + [tokens[at + 1]]
+    prefix = " ".join(t for t in tokens[:start] if t != ",")
+    suffix = " ".join(t for t in tokens[at + 2 :] if t != ",")
+    alts = [content_words(f"{prefix} {item} {suffix}") for item in items]
+    return tuple(dict.fromkeys(a for a in alts if a))
 
 
 def main_term_variants(title: str) -> set[str]:
