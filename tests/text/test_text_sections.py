@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from chartcode.text import build_document, detect_sections, normalize_title
+from chartcode.text import (
+    TermMatcher,
+    build_document,
+    detect_sections,
+    find_mentions,
+    load_document,
+    normalize_title,
+)
 from chartcode.text.sections import DeclaredHeader, default_section_rules
 
 
@@ -107,3 +114,21 @@ def test_normalize_title() -> None:
     assert rules.lookup("Problems") == "problem_list"
     assert rules.implied["family_history"] == "FAMILY"
     assert rules.loinc["10164-2"] == "history_of_present_illness"
+
+
+def test_problem_oriented_hash_items_are_not_headings() -> None:
+    text = (
+        "Assessment and plan:\n"
+        "# Type 2 diabetes with hyperglycemia - increase metformin\n"
+        "# Hypertension - continue lisinopril\n"
+        "#3 Hyperlipidemia\n"
+        "## Plan\n"
+        "Recheck in 3 months.\n"
+    )
+    sections = detect_sections(text)
+    assert [s.name for s in sections] == ["assessment_and_plan", "plan"]
+    assert text[sections[0].start : sections[0].end].count("#") == 3  # the items stay in the section
+    doc = load_document(text)
+    assert [doc.text[m.start : m.end] for m in find_mentions(doc, TermMatcher({"hypertension": ["x"]}))] == [
+        "Hypertension"
+    ]

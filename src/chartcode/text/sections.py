@@ -306,6 +306,8 @@ def _line_header(line: str, base: int, rules: SectionRules) -> _Header | None:
         name = rules.lookup(stripped)
         if name is not None:
             return _Header(start, start + len(stripped), name, stripped.strip(_STRIP), False, None)
+        if markdown and _problem_item(stripped):
+            return None
         if (markdown or (bold and stripped.rstrip(":").endswith(("**", "__")))) and normalize_title(stripped):
             return _Header(start, start + len(stripped), "other", stripped.strip(_STRIP), False, None)
         body = stripped[:-1].strip()
@@ -317,6 +319,18 @@ def _line_header(line: str, base: int, rules: SectionRules) -> _Header | None:
         ):
             return _Header(start, start + len(stripped), "other", body, False, None)
     return None
+
+
+def _problem_item(stripped: str) -> bool:
+    """``# Hypertension - continue lisinopril`` or ``#2 CKD`` is an item of a problem-oriented
+    assessment, not a markdown heading: one ``#`` followed by a number, or by a problem with its plan
+    (a dash, colon, semicolon or comma) or more than six words. Known section names were matched before."""
+    if stripped.startswith("##"):
+        return False
+    rest = stripped[1:].strip()
+    return bool(rest) and (
+        rest[0].isdigit() or any(p in rest for p in (" - ", " – ", ":", ";", ",")) or len(rest.split()) > 6
+    )
 
 
 def detect_sections(
