@@ -150,7 +150,7 @@ class Coder:
     def code(self, text: str | bytes, options: CodingOptions | None = None) -> CodingResult:
         options = options or CodingOptions()
         kept, lex, doc, warnings = self._run(text, options)
-        return CodingResult(
+        result = CodingResult(
             diagnoses=tuple(_merge(kept, lex, doc, options)),
             release=lex.release,
             date_of_service=options.date_of_service.isoformat() if options.date_of_service else None,
@@ -158,6 +158,9 @@ class Coder:
             setting=options.setting,
             warnings=tuple(warnings),
         )
+        from chartcode.assign.services import add_services  # E/M, procedures, drugs, modifiers (issue 4)
+
+        return add_services(result, doc, options, self.kb)
 
     def trace(self, text: str | bytes, options: CodingOptions) -> list[tuple[str, str]]:
         """(mention key, code) of every code the coder keeps on the mention's own words, before
