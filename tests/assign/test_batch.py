@@ -15,6 +15,7 @@ import pytest
 from chartcode.assign.api import CodingOptions
 from chartcode.assign.batch import (
     BatchOutputMismatchError,
+    _LineError,
     code_batch,
     count_lines,
     default_chunksize,
@@ -186,6 +187,7 @@ def test_line_fields_override_defaults() -> None:
                 "setting": "outpatient",
                 "date_of_service": "2025-11-30",
                 "patient": {"age": 67, "sex": "f"},
+                "billed_em": "99214",
                 "extra": "ignored",
             }
         ),
@@ -199,7 +201,11 @@ def test_line_fields_override_defaults() -> None:
         date_of_service=date(2025, 11, 30),
         patient_age=67,
         patient_sex="F",
+        billed_em="99214",
     )
+    with pytest.raises(_LineError) as bad:
+        parse_line(json.dumps({"id": 1, "text": "x", "billed_em": "level 4"}), 3, defaults)
+    assert "billed_em" in str(bad.value.error)
     # null and absent fields keep the defaults; a FHIR resource object is passed on as JSON text
     _, text, options = parse_line(
         b'{"id": "x", "text": {"resourceType": "Bundle"}, "setting": null}\r\n', 2, defaults

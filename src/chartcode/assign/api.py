@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:  # defined beside their producers, which import this module
+    from chartcode.assign.em import EmResult
+    from chartcode.assign.services import CodedService
 
 Policy = Literal["billing", "all-mentions"]
 Setting = Literal["outpatient", "inpatient"]
@@ -19,6 +23,7 @@ class CodingOptions:
     date_of_service: date | None = None  # None: the newest installed release
     patient_age: int | None = None
     patient_sex: Literal["F", "M"] | None = None
+    billed_em: str | None = None  # the E/M code billed for the visit: E/M flags say if the note supports it
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +53,8 @@ class CodingResult:
     policy: str
     setting: str
     warnings: tuple[str, ...] = field(default=())
+    procedures: tuple[CodedService, ...] = ()  # professional services: CPT/HCPCS lines (issue 4)
+    em: EmResult | None = None  # the E/M level the note supports; None when it is no E/M visit
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

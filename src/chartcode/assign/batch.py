@@ -187,6 +187,13 @@ def parse_line(raw: Line, line: int, defaults: CodingOptions) -> tuple[str | int
                 "write it as YYYY-MM-DD, e.g. 2024-08-15.",
                 BadDateError,
             ) from None
+    billed = obj.get("billed_em")
+    if billed is not None:
+        if not isinstance(billed, str) or not (len(billed.strip()) == 5 and billed.strip().isdigit()):
+            raise fail(
+                'field "billed_em" must be a 5-digit E/M code.', 'write it like "99214", or leave it out.'
+            )
+        options = replace(options, billed_em=billed.strip())
     patient = obj.get("patient")
     if patient is not None:
         if not isinstance(patient, dict):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from enum import StrEnum
@@ -111,6 +112,10 @@ def code(
     sex: Annotated[
         Sex | None, typer.Option("--sex", case_sensitive=False, help="Patient sex, F or M.")
     ] = None,
+    billed_em: Annotated[
+        str | None,
+        typer.Option("--billed-em", help="The E/M code billed for the visit: flags up/downcoding risk."),
+    ] = None,
     fmt: Annotated[
         StreamFormat,
         typer.Option(
@@ -144,6 +149,7 @@ def code(
             date_of_service=parse_date(date),
             patient_age=age,
             patient_sex=None if sex is None else ("F" if sex == Sex.F else "M"),
+            billed_em=billed_em,
         )
         builder = coder_builder()
         if batch:
@@ -231,8 +237,45 @@ def _print_result(out: Console, result: CodingResult) -> None:
                 f"{d.confidence:.2f}",
             )
         out.print(table)
+    _print_services(out, result)
     for warning in result.warnings:
         out.print(f"warning: {warning}")
+
+
+def _print_services(out: Console, result: CodingResult) -> None:
+    """The E/M level with its MDM grid, then the procedure, drug and supply lines (issue 4)."""
+    em = result.em
+    if em is not None:
+        mods = f"-{'-'.join(em.modifiers)}" if em.modifiers else ""
+        minutes = f", {em.minutes} min" if em.minutes is not None else ""
+        pointers = ",".join(str(p) for p in em.dx_pointers) or "-"
+        out.print(
+            f"[bold]E/M {em.code}{mods}[/] ({em.family}, level {em.level}) by {em.method}: MDM {em.mdm}"
+            f"{minutes}; dx pointers {pointers}"
+        )
+        grid = Table()
+        for col in ("element", "level", "reasons", "evidence"):
+            grid.add_column(col)
+        for element in em.grid:
+            grid.add_row(element.name, element.level, "; ".join(element.reasons), _snippet(element.evidence))
+        out.print(grid)
+        for flag in em.flags:
+            out.print(f"{flag.severity}: [{flag.id}] {flag.message} Fix: {flag.fix} ({flag.citation})")
+    if result.procedures:
+        table = Table()
+        for col in ("code", "modifiers", "units", "dx", "label", "evidence", "rationale"):
+            table.add_column(col)
+        for p in result.procedures:
+            table.add_row(
+                p.code,
+                "-".join(p.modifiers),
+                str(p.units),
+                ",".join(str(i) for i in p.dx_pointers),
+                p.label,
+                _snippet(p.evidence),
+                re.sub(r"\[([A-Z0-9-]+): [^\]]*\]", r"(\1)", p.rationale),  # rule ids; JSON has the citations
+            )
+        out.print(table)
 
 
 # --- eval -------------------------------------------------------------------------------------
@@ -241,14 +284,34 @@ def _print_result(out: Console, result: CodingResult) -> None:
 def evaluate(
     data: Annotated[
         Path | None,
-        typer.Option("--data", help="A CodiEsp JSONL file (default: ../shared/eval/codiesp/SPLIT.jsonl)."),
+        typer.Option(
+            "--data",
+            help="A CodiEsp JSONL file (default: ../shared/eval/codiesp/SPLIT.jsonl); with --suite profee, "
+            "a professional-fee golden file (default: the one shipped with chartcode).",
+        ),
     ] = None,
+    suite: Annotated[
+        str,
+        typer.Option(
+            "--suite",
+            help="codiesp (ICD-10-CM on CodiEsp) or profee (professional-fee golden set: E/M, service lines, "
+            "modifiers, units, dx pointers, diagnoses; billing policy, dates and settings from the notes).",
+        ),
+    ] = "codiesp",
     split: Annotated[str, typer.Option("--split", help="dev or train (when --data is not given).")] = "dev",
     sample: Annotated[
         int | None, typer.Option("--sample", min=1, help="Score N documents chosen with --seed.")
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the --sample choice.")] = 0,
     setting: SettingOption = SettingChoice.outpatient,
+    date: Annotated[
+        str | None,
+        typer.Option(
+            "--date",
+            help="Date of service to code on, YYYY-MM-DD, or 'newest' (default: 2019-07-01, the edition the "
+            "CodiEsp gold codes fit; see docs/EVALUATION.md).",
+        ),
+    ] = None,
     kb: KbOption = None,
     jobs: JobsOption = None,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
@@ -258,12 +321,16 @@ def evaluate(
 
     Micro precision/recall/F1 on full codes, with the 7th character ignored and on categories; macro-F1.
     The share of emitted codes not valid on the date used must be 0 (exit code 1 otherwise).
-    Also counts and the latency per document.
+    Also counts and the latency per document. With --suite profee: the professional-fee golden set.
     """
-    from chartcode.codesets.kb import open_kb
+    from chartcode.codesets.kb import open_kb, parse_date
     from chartcode.eval import codiesp
 
+    if suite != "codiesp":
+        _evaluate_profee(suite, data, kb, fmt, output)
+        return
     with handle_errors(fmt):
+        day = codiesp.CORPUS_DATE if date is None else None if date == "newest" else parse_date(date)
         path = codiesp.data_path(data, split)
         cases = codiesp.sample_cases(codiesp.load_cases(path), sample, seed)
         resolved_kb = kb_path(kb)
@@ -275,6 +342,7 @@ def evaluate(
                 kb=base,
                 jobs=jobs or default_jobs(),
                 setting="inpatient" if setting == SettingChoice.inpatient else "outpatient",
+                date_of_service=day,
             )
         finally:
             base.close()
@@ -297,7 +365,8 @@ def _print_report(report: dict[str, Any]) -> None:
     releases = ", ".join(report["releases"]) or "-"
     console.print(
         f"[bold]{Path(report['data']).name}[/]: {counts['documents']} document(s), "
-        f"policy {report['policy']}, release {releases}"
+        f"policy {report['policy']}, release {releases}, "
+        f"date of service {report.get('date_of_service') or 'none (newest release)'}"
     )
     table = Table()
     for col in ("level", "precision", "recall", "F1", "macro-F1", "codes", "TP", "FP", "FN"):
@@ -317,8 +386,9 @@ def _print_report(report: dict[str, Any]) -> None:
     console.print(table)
     gold_bad = report["gold_not_valid"]
     why = ", ".join(f"{n} {reason}" for reason, n in gold_bad["why"].items())
+    on = gold_bad.get("date") or gold_bad["release"]
     console.print(
-        f"gold codes: {counts['gold_codes']} ({gold_bad['count']} not valid in {gold_bad['release']}"
+        f"gold codes: {counts['gold_codes']} ({gold_bad['count']} not valid on {on}"
         f"{': ' + why if why else ''}; kept); documents without gold: {counts['documents_without_gold']}"
     )
     inv = report["invalid_emitted"]
@@ -336,3 +406,20 @@ def _print_report(report: dict[str, Any]) -> None:
         "levels: full = exact code; no7th = 7th character and trailing placeholder X's ignored; "
         "category = first 3 characters; macro-F1 over distinct gold codes."
     )
+
+
+def _evaluate_profee(
+    suite: str, data: Path | None, kb: Path | None, fmt: Format, output: Path | None
+) -> None:
+    """``chartcode eval --suite profee``: the professional-fee golden set (chartcode.eval.profee)."""
+    from chartcode.eval import profee
+
+    with handle_errors(fmt):
+        if suite != "profee":
+            raise InputError(f"--suite {suite!r} is not known.", "use --suite codiesp or --suite profee.")
+        notes = profee.load_golden(data)
+        report = profee.evaluate(notes, coder_builder()(kb_path(kb)), data=data)
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    render(fmt, report, lambda: profee.print_report(report, console))
