@@ -331,3 +331,33 @@ def test_long_term_drug_rules_are_validated() -> None:
     assert all(code.startswith("Z79") for _, _, code, _ in rules)
     assert ("T38.3", "insulin", "Z79.4", "insulin") in rules
     assert "chronic" in cues and "term" not in cues
+
+
+# --- outpatient wording (found on the held-out professional-fee notes) -------------------------
+
+
+def test_side_before_a_site_modifier_reaches_the_condition(raw_coder: Coder) -> None:
+    assert codes(raw_coder, "Left knee pain.") == ["M25.562"]
+    assert codes(raw_coder, "Left knee pain and right hip effusion.") == ["M25.562", "M25.451"]
+
+
+def test_see_reference_uses_the_mentions_own_clause(raw_coder: Coder) -> None:
+    # Swelling › joint — see Effusion, joint: the site is the wrist of its own clause, not the shoulder
+    assert codes(raw_coder, "Right shoulder pain, left wrist swelling.") == ["M25.511", "M25.432"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Tdap vaccine given today; hepatitis B vaccine #2.",
+        "Vaccinated against hepatitis B in 2010.",
+        "Start DVT ppx with enoxaparin.",
+        "FIT kit given for colorectal screening.",
+        "Abdomen soft. Positive CVA tenderness on the right.",
+        "Wound covered with a Band-aid.",
+        "HPI 45 yo here for follow-up.",
+    ],
+)
+def test_words_that_name_no_condition_of_the_patient(raw_coder: Coder, text: str) -> None:
+    got = codes(raw_coder, text)
+    assert not {"B19.10", "A35", "I82.409", "R56.9", "I63.9", "B20", "R69"} & set(got), got

@@ -201,3 +201,12 @@ def test_demo_lexicon_is_small_and_lower_case() -> None:
 def test_build_document_matches_load_for_plain_text() -> None:
     text = "Dx: pneumonia."
     assert find_mentions(build_document(text)) == find_mentions(load_document(text))
+
+
+def test_disease_a_vaccine_is_for_is_not_present() -> None:
+    doc = load_document("Hepatitis B vaccine given. Influenza vaccination today. Known hepatitis C.")
+    matcher = TermMatcher({"hepatitis": ["x"], "influenza": ["x"]})
+    found = {m.text.lower(): m for m in find_mentions(doc, matcher)}
+    assert found["influenza"].hypothetical
+    flagged = [m.hypothetical for m in find_mentions(doc, TermMatcher({"hepatitis": ["x"]}))]
+    assert flagged == [True, False]  # the vaccine's disease, then the patient's hepatitis C

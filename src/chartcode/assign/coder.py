@@ -222,7 +222,12 @@ class Coder:
         coded = {id(c.mention) for c in candidates}
         out = []
         for m in mentions:
-            if m.normalized in _BARE_ILLNESS and id(m) not in coded and "R69" in lex.billable:
+            if (
+                m.normalized in _BARE_ILLNESS
+                and phrase_key(m.text) in _BARE_ILLNESS  # written out, not an expansion ("HPI")
+                and id(m) not in coded
+                and "R69" in lex.billable
+            ):
                 out.append(
                     Candidate(
                         code="R69",
@@ -261,7 +266,9 @@ class Coder:
                 continue
             code, where, rationale = None, "", ""
             if node.see and not node.code and depth > 0:  # the index sends the coder elsewhere
-                code, where, rationale = self._follow_see(tree, lex, node, (window | wide) - own - used)
+                code, where, rationale = self._follow_see(
+                    tree, lex, node, window - own - used, (window | wide) - own - used
+                )
             if code is None:
                 code, where, rationale = _code_along(tree, path)
             if code is None and node.see:
@@ -323,15 +330,22 @@ class Coder:
         return any(icd10cm.covers(t, d) for n in notes for t in n.targets for d in documented)
 
     def _follow_see(
-        self, tree: IndexTree, lex: Lexicon, node: Node, words: frozenset[str]
+        self,
+        tree: IndexTree,
+        lex: Lexicon,
+        node: Node,
+        words: frozenset[str],
+        wide: frozenset[str] = frozenset(),
     ) -> tuple[str | None, str, str]:
+        """Follow a "see" reference with the mention's own words (``words``); "with"/"in"/"due to"
+        subterms of the target may also use ``wide`` (the sentence), as in the first walk."""
         see = node.see or ""
         if see.lower().startswith("neoplasm") and lex.neoplasm is not None:
-            return _neoplasm_code(lex.neoplasm, see, words)
+            return _neoplasm_code(lex.neoplasm, see, words | wide)
         target = tree.resolve_see(see)
         if target is None:
             return None, "", ""
-        path, _ = _walk(tree, target, words, frozenset())
+        path, _ = _walk(tree, target, words, wide)
         code, where, rationale = _code_along(tree, path)
         return code, where, f"see {see}: {rationale}" if code else ""
 

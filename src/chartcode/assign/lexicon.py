@@ -200,6 +200,8 @@ SYNONYMS = {
     "brain": ("cerebral",),
     "colonic": ("colon",),
     **{adjective: (noun,) for adjective, noun in SITE_ADJECTIVES.items()},
+    # a named joint is a joint: "knee pain" is Pain › joint › knee, "hip effusion" Effusion › joint › hip
+    **{j: ("joint",) for j in ("knee", "hip", "shoulder", "elbow", "wrist", "ankle")},
     "mi": ("myocardial", "infarction"),
     "stroke": ("infarction", "cerebral"),
 }

@@ -393,6 +393,7 @@ def find_mentions(
             scanner = AttributeScanner(ts, attr_lex)
         hits: list[Hit] = scanner.hits(i0, i1)
         extended: list[int] = []
+        windows_lo: list[int] = []
         for k, (ms, me, term) in enumerate(found):
             flags: dict[str, bool] = {}
             cues: list[Cue] = []
@@ -427,9 +428,14 @@ def find_mentions(
             while xe < i1 and ts.oend[xe] == end and ts.ostart[xe] == ts.ostart[xe - 1]:
                 xe += 1
             prev_end = extended[-1] if extended else i0
+            if extended and prev_end == xs:
+                # a mention right after another one ("left knee pain": "knee", then "pain") heads the
+                # same noun phrase: it reads the words before its modifier too (side, site, acuity)
+                prev_end = windows_lo[-1]
             next_start = found[k + 1][0] if k + 1 < len(found) else i1
             lo, hi = window(ts.norm, xs, xe, i0, i1, prev_end, max(next_start, xe))
             extended.append(xe)
+            windows_lo.append(lo)
             out.append(
                 Mention(
                     start,
