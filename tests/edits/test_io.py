@@ -213,8 +213,9 @@ IG_FIX = (
         (
             "DMG*D8*19500315*F~",
             "DMG*D8*19500315*X~",
-            "bad.837 fails 837P validation (1 error(s)): segment 18 (DMG): (X) is not a valid code for "
-            "Subscriber Gender Code (DMG03).",
+            # DMG carries the birth date: its values are withheld like names and ids
+            "bad.837 fails 837P validation (1 error(s)): segment 18 (DMG): element DMG03 is invalid "
+            "(value withheld: it may identify a person).",
             IG_FIX,
         ),
         (
@@ -505,3 +506,20 @@ def test_837_on_one_line_with_other_separators() -> None:
     with pytest.raises(X12InputError) as err:
         read_x12(text.replace("SE|31|", "SE|30|"), "one-line.837")
     assert "segment 33 (ST/SE): SE count of 30 for SE02=0001 is wrong. I count 31." in err.value.message
+
+
+@pytest.mark.parametrize(
+    "old,new",
+    [
+        ("NM1*IL*1*DOE*JANE", "NM1*IL*1*" + "DOE" * 30 + "*JANE"),  # NM103 too long
+        ("NM1*IL*1*DOE*JANE****MI*1EG4TE5MK72", "NM1*IL*1*DOE*JANE****MI*" + "1EG4TE5MK72" * 9),
+    ],
+    ids=["name", "member-id"],
+)
+def test_837_errors_withhold_identifying_values(tmp_path: Path, old: str, new: str) -> None:
+    path = write(tmp_path, "phi.837", medicare_text().replace(old, new, 1))
+    with pytest.raises(X12InputError) as err:
+        list(read_claims(path))
+    said = f"{err.value.message} {err.value.fix}"
+    assert "DOEDOE" not in said and "1EG4TE5MK721EG4" not in said and "JANE" not in said
+    assert "(NM1)" in said and "value withheld" in said

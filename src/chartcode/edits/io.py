@@ -429,7 +429,8 @@ def _pyx12_problems(report: str) -> list[str]:
             text = _readable(str(err.get("err_str", "")).strip())
             pos = position if isinstance(position, int) else 0
             where = f"segment {pos}" if pos else "the file"
-            found.append((pos, f"{where} ({seg_id}): {text}" if seg_id else f"{where}: {text}"))
+            said = f"{where} ({seg_id}): {text}" if seg_id else f"{where}: {text}"
+            found.append((pos, withhold_identifying(said)))
 
     for isa in doc.get("interchanges", []):
         add(isa.get("cur_line"), "ISA/IEA", isa.get("errors", []))
@@ -443,6 +444,32 @@ def _pyx12_problems(report: str) -> list[str]:
                         add(seg.get("cur_line"), seg.get("seg_id"), ele.get("errors", []))
     found.sort(key=lambda p: p[0])
     return [text for _, text in found]
+
+
+# Segments whose element values can name a person (patient, subscriber, provider names, member ids,
+# addresses, phone numbers): their values never appear in an error message.
+_IDENTIFYING = ("NM1", "REF", "N3", "N4", "PER", "DMG")
+
+
+def withhold_identifying(problem: str) -> str:
+    """A pyx12 problem with identifying values withheld: ``segment NM1*QC*1*DOE*JANE is not allowed``
+    keeps the segment id and its qualifier; an element-level problem of a segment that can identify a
+    person names the element and what is wrong, not its value."""
+    import re
+
+    problem = re.sub(
+        r"segment (\w+)((?:\*[^*\s]*)?)\S* is not allowed", r"segment \1\2 is not allowed", problem
+    )
+    m = re.match(r"(segment \d+|the file) \((\w+)\): (?!segment \w+\S* is not allowed)(.*)", problem)
+    element_level = m is not None and any(
+        k in m.group(3) for k in ("Data element", "is not a valid code", "len(", "invalid character")
+    )
+    if m and element_level and m.group(2) in _IDENTIFYING:
+        element = re.search(rf"\(({m.group(2)}\d{{2}}(?:-\d+)?)\)", m.group(3))
+        what = f"element {element.group(1)}" if element else "an element"
+        kind = next((k for k in ("too long", "too short") if k in m.group(3)), "invalid")
+        return f"{m.group(1)} ({m.group(2)}): {what} is {kind} (value withheld: it may identify a person)"
+    return problem
 
 
 def _readable(text: str) -> str:
