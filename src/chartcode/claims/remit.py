@@ -21,8 +21,6 @@ and the claim payments minus the provider-level adjustments the BPR total.
 
 from __future__ import annotations
 
-import io
-import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -30,6 +28,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
 
+from chartcode.edits.io import X12Segment
 from chartcode.errors import InputError
 
 X12_VERSION_835 = "005010X221A1"
@@ -403,56 +402,15 @@ def _check_isa(text: str, name: str) -> None:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class _Seg:
-    position: int
-    loop: str
-    seg: Any  # pyx12.segment.Segment
-
-    @property
-    def id(self) -> str:
-        return str(self.seg.get_seg_id())
-
-    def value(self, ref: str) -> str:
-        return str(self.seg.get_value(ref) or "").strip()
-
-
 # pyx12 4.0.0 counts each PLB segment as a new FOOTER loop although the TR3 allows PLB to repeat.
 _PYX12_FALSE_ALARMS = ("Loop FOOTER exceeded max count",)
 
 
-def _validated_segments(text: str, name: str) -> list[_Seg]:
-    import pyx12.errors  # type: ignore[import-untyped]
-    import pyx12.params  # type: ignore[import-untyped]
-    import pyx12.x12n_document  # type: ignore[import-untyped]
+def _validated_segments(text: str, name: str) -> list[X12Segment]:
+    from chartcode.edits.io import run_pyx12
 
-    from chartcode.edits.io import _pyx12_logger, _pyx12_problems
-
-    _pyx12_logger()
-    # pyx12 logs the text of segments it rejects (which can be an NM1*QC patient name): keep its records
-    # out of the application's logs; every problem reaches the user through Remit835Error instead.
-    logging.getLogger("pyx12").propagate = False
-    segments: list[_Seg] = []
-
-    def collect(seg: Any, src: Any, node: Any, valid: bool) -> None:
-        parent = getattr(node, "parent", None)
-        segments.append(_Seg(int(src.get_cur_line()), str(getattr(parent, "id", "") or ""), seg))
-
-    report = io.StringIO()
-    try:
-        ok = pyx12.x12n_document.x12n_document(
-            pyx12.params.ParamsBase(), io.StringIO(text), None, None, None, report, callback=collect
-        )
-    except pyx12.errors.EngineError as exc:
-        position = segments[-1].position + 1 if segments else 1
-        detail = " ".join(str(exc).replace("Map not found.", "no implementation guide for").split())
-        raise Remit835Error(
-            f"{name}: segment {position}: pyx12 cannot read the file: {detail}.",
-            f"a remittance must be a 5010 835 (GS01 HP, GS08 {X12_VERSION_835}).",
-        ) from None
-    except (pyx12.errors.X12Error, UnicodeError, ValueError) as exc:
-        raise Remit835Error(f"{name}: not a readable X12 file: {exc}.", X12_FIX_835) from None
-    reported = _pyx12_problems(report.getvalue())
+    guide_fix = f"a remittance must be a 5010 835 (GS01 HP, GS08 {X12_VERSION_835})."
+    segments, reported, ok = run_pyx12(text, name, Remit835Error, guide_fix, X12_FIX_835)
     problems = [_plain(p) for p in reported if not any(f in p for f in _PYX12_FALSE_ALARMS)]
     if problems and segments and segments[-1].id != "IEA":
         last = segments[-1]
@@ -502,7 +460,7 @@ def _fix_for(message: str) -> str:
     return X12_FIX_835
 
 
-def _check_kind(segments: list[_Seg], name: str) -> None:
+def _check_kind(segments: list[X12Segment], name: str) -> None:
     for s in segments:
         if s.id == "GS" and s.value("GS08") != X12_VERSION_835:
             found = s.value("GS08")
@@ -534,7 +492,7 @@ class _Reader:
         self.name = name
         self.out: list[Remittance] = []
 
-    def amount(self, s: _Seg, ref: str, *, required: bool = True) -> Decimal:
+    def amount(self, s: X12Segment, ref: str, *, required: bool = True) -> Decimal:
         raw = s.value(ref)
         if not raw and not required:
             return ZERO
@@ -551,7 +509,7 @@ class _Reader:
             )
         return value
 
-    def date(self, s: _Seg, ref: str) -> date | None:
+    def date(self, s: X12Segment, ref: str) -> date | None:
         raw = s.value(ref)
         if not raw:
             return None
@@ -563,7 +521,7 @@ class _Reader:
             )
         return day
 
-    def read(self, segments: list[_Seg]) -> list[Remittance]:
+    def read(self, segments: list[X12Segment]) -> list[Remittance]:
         tx: dict[str, Any] | None = None
         claim: dict[str, Any] | None = None
         service: dict[str, Any] | None = None
@@ -646,7 +604,7 @@ class _Reader:
                 self._service_detail(s, service)
         return self.out
 
-    def _claim(self, s: _Seg) -> dict[str, Any]:
+    def _claim(self, s: X12Segment) -> dict[str, Any]:
         return {
             "position": s.position,
             "claim_id": s.value("CLP01"),
@@ -663,7 +621,7 @@ class _Reader:
             "remarks": (),
         }
 
-    def _claim_detail(self, s: _Seg, claim: dict[str, Any]) -> None:
+    def _claim_detail(self, s: X12Segment, claim: dict[str, Any]) -> None:
         sid = s.id
         if sid == "CAS":
             claim["adjustments"] = (*claim["adjustments"], *self._cas(s))
@@ -680,14 +638,14 @@ class _Reader:
             codes = [s.value(f"MIA{i:02d}") for i in (5, 20, 21, 22, 23)]
             claim["remarks"] = (*claim["remarks"], *(c for c in codes if c))
 
-    def _procedure(self, s: _Seg, ref: str) -> Procedure | None:
+    def _procedure(self, s: X12Segment, ref: str) -> Procedure | None:
         code = s.value(f"{ref}-2")
         if not code:
             return None
         mods = tuple(m.upper() for m in (s.value(f"{ref}-{k}") for k in range(3, 7)) if m)
         return Procedure(s.value(f"{ref}-1"), code.upper(), mods)
 
-    def _service(self, s: _Seg) -> dict[str, Any]:
+    def _service(self, s: X12Segment) -> dict[str, Any]:
         procedure = self._procedure(s, "SVC01")
         assert procedure is not None  # SVC01-2 is required; pyx12 validated it
         units = self.amount(s, "SVC05") if s.value("SVC05") else Decimal(1)
@@ -704,7 +662,7 @@ class _Reader:
             "remarks": (),
         }
 
-    def _service_detail(self, s: _Seg, service: dict[str, Any]) -> None:
+    def _service_detail(self, s: X12Segment, service: dict[str, Any]) -> None:
         sid = s.id
         if sid == "DTM":
             qualifier = s.value("DTM01")
@@ -721,7 +679,7 @@ class _Reader:
         elif sid == "LQ" and s.value("LQ01") == "HE":
             service["remarks"] = (*service["remarks"], s.value("LQ02"))
 
-    def _cas(self, s: _Seg) -> list[Adjustment]:
+    def _cas(self, s: X12Segment) -> list[Adjustment]:
         group = s.value("CAS01")
         out = []
         for k in range(6):
@@ -740,7 +698,7 @@ class _Reader:
             )
         return out
 
-    def _plb(self, s: _Seg) -> list[ProviderAdjustment]:
+    def _plb(self, s: X12Segment) -> list[ProviderAdjustment]:
         out = []
         for k in range(6):
             ref = f"PLB{3 + 2 * k:02d}"

@@ -50,9 +50,9 @@ from chartcode.edits.io import (
     FILING_INDICATOR,
     X12_VERSION,
     X12InputError,
+    X12Segment,
     _check_envelope,
     _d8,
-    _Seg,
     _validated_segments,
     read_text,
 )
@@ -379,7 +379,7 @@ def parse_837p(text: str, name: str = "<input>") -> list[EncounterClaim]:
     return _Reader(name).run(segments)
 
 
-def _addr(fields: dict[str, Any], s: _Seg) -> None:
+def _addr(fields: dict[str, Any], s: X12Segment) -> None:
     if s.id == "N3":
         fields["line1"] = s.value("N301")
         if s.value("N302"):
@@ -390,7 +390,7 @@ def _addr(fields: dict[str, Any], s: _Seg) -> None:
         fields["postal_code"] = s.value("N403")
 
 
-def _provider(s: _Seg) -> dict[str, Any]:
+def _provider(s: X12Segment) -> dict[str, Any]:
     out: dict[str, Any] = {"npi": s.value("NM109")}
     if s.value("NM102") == "2":
         out["organization"] = s.value("NM103")
@@ -435,13 +435,13 @@ class _Reader:
             raise X12ReadError(exc.message, exc.fix) from None
         self.claim, self.line = None, None
 
-    def run(self, segments: list[_Seg]) -> list[EncounterClaim]:
+    def run(self, segments: list[X12Segment]) -> list[EncounterClaim]:
         for s in segments:
             self.segment(s)
         self.flush()
         return self.claims
 
-    def segment(self, s: _Seg) -> None:
+    def segment(self, s: X12Segment) -> None:
         sid, loop = s.id, s.loop
         if sid in ("ISA", "GS", "ST", "SE", "GE", "IEA"):
             self.flush()
@@ -521,7 +521,7 @@ class _Reader:
         if not self.patient:
             self.patient = {"relationship": "18"}
 
-    def _claim_segment(self, s: _Seg) -> None:
+    def _claim_segment(self, s: X12Segment) -> None:
         assert self.claim is not None
         sid, loop = s.id, s.loop
         if sid == "DTP" and loop == "2300" and s.value("DTP01") == "431":

@@ -21,7 +21,7 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -294,7 +294,7 @@ FILING_INDICATOR: dict[str, PayerType] = {
 
 
 @dataclass(frozen=True, slots=True)
-class _Seg:
+class X12Segment:
     position: int  # segment number in the file, ISA = 1
     loop: str  # implementation-guide loop id from pyx12's map (2300, 2400, ...)
     seg: Any  # pyx12.segment.Segment
@@ -376,19 +376,27 @@ def _pyx12_logger() -> None:
     logger = logging.getLogger("pyx12")
     if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
         logger.addHandler(logging.NullHandler())  # errors are reported through X12InputError instead
+    # pyx12 logs the text of segments it rejects (an NM1 name, a member id): its records stay out of
+    # the application's logs; every problem reaches the user through a ChartcodeError instead.
+    logger.propagate = False
 
 
-def _validated_segments(text: str, name: str) -> list[_Seg]:
+def run_pyx12(
+    text: str, name: str, error: Callable[[str, str], ChartcodeError], guide_fix: str, read_fix: str
+) -> tuple[list[X12Segment], list[str], bool]:
+    """Validate an X12 file with pyx12 and collect its segments: ``(segments, problems, ok)``, the
+    problems as ``segment N (ID): message`` with identifying values withheld. A file pyx12 cannot read
+    at all raises ``error(message, fix)`` (``guide_fix`` when no implementation guide matches)."""
     import pyx12.errors  # type: ignore[import-untyped]
     import pyx12.params  # type: ignore[import-untyped]
     import pyx12.x12n_document  # type: ignore[import-untyped]
 
     _pyx12_logger()
-    segments: list[_Seg] = []
+    segments: list[X12Segment] = []
 
     def collect(seg: Any, src: Any, node: Any, valid: bool) -> None:
         parent = getattr(node, "parent", None)
-        segments.append(_Seg(int(src.get_cur_line()), str(getattr(parent, "id", "") or ""), seg))
+        segments.append(X12Segment(int(src.get_cur_line()), str(getattr(parent, "id", "") or ""), seg))
 
     report = io.StringIO()
     try:
@@ -398,13 +406,16 @@ def _validated_segments(text: str, name: str) -> list[_Seg]:
     except pyx12.errors.EngineError as exc:
         position = segments[-1].position + 1 if segments else 1
         detail = " ".join(str(exc).replace("Map not found.", "no implementation guide for").split())
-        raise X12InputError(
-            f"{name}: segment {position}: pyx12 cannot read the file: {detail}.",
-            f"send a 5010 837P (GS01 HC, GS08 and ST03 {X12_VERSION}).",
-        ) from None
+        raise error(f"{name}: segment {position}: pyx12 cannot read the file: {detail}.", guide_fix) from None
     except (pyx12.errors.X12Error, UnicodeError, ValueError) as exc:
-        raise X12InputError(f"{name}: not a readable X12 file: {exc}.", X12_FIX) from None
-    problems = _pyx12_problems(report.getvalue())
+        raise error(f"{name}: not a readable X12 file: {exc}.", read_fix) from None
+    return segments, _pyx12_problems(report.getvalue()), bool(ok)
+
+
+def _validated_segments(text: str, name: str) -> list[X12Segment]:
+    segments, problems, ok = run_pyx12(
+        text, name, X12InputError, f"send a 5010 837P (GS01 HC, GS08 and ST03 {X12_VERSION}).", X12_FIX
+    )
     if problems:
         shown = "; ".join(problems[:5])
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
@@ -502,7 +513,7 @@ def _x12_fix(message: str) -> str:
 class _Draft:
     """A claim being assembled from 2300/2400 segments."""
 
-    def __init__(self, clm: _Seg, patient: dict[str, Any], payer: dict[str, Any]) -> None:
+    def __init__(self, clm: X12Segment, patient: dict[str, Any], payer: dict[str, Any]) -> None:
         self.position = clm.position
         self.id = clm.value("CLM01")
         self.data: dict[str, Any] = {
@@ -543,7 +554,7 @@ def _d8(value: str) -> str | None:
         return None
 
 
-def _map_claims(segments: list[_Seg], name: str) -> list[ClaimRecord]:
+def _map_claims(segments: list[X12Segment], name: str) -> list[ClaimRecord]:
     records: list[ClaimRecord] = []
     subscriber: dict[str, Any] = {}
     patient: dict[str, Any] | None = None
@@ -599,7 +610,7 @@ def _map_claims(segments: list[_Seg], name: str) -> list[ClaimRecord]:
     return records
 
 
-def _demographics(s: _Seg) -> dict[str, Any]:
+def _demographics(s: X12Segment) -> dict[str, Any]:
     out: dict[str, Any] = {}
     born = _d8(s.value("DMG02")) if s.value("DMG01") == "D8" else None
     if born:
@@ -610,7 +621,7 @@ def _demographics(s: _Seg) -> dict[str, Any]:
     return out
 
 
-def _diagnoses(s: _Seg, draft: _Draft) -> None:
+def _diagnoses(s: X12Segment, draft: _Draft) -> None:
     for i in range(1, 13):
         qualifier = s.value(f"HI{i:02d}-1")
         code = s.value(f"HI{i:02d}-2")
@@ -627,7 +638,7 @@ def _diagnoses(s: _Seg, draft: _Draft) -> None:
             )
 
 
-def _service_line(s: _Seg, line: dict[str, Any], draft: _Draft) -> None:
+def _service_line(s: X12Segment, line: dict[str, Any], draft: _Draft) -> None:
     qualifier = s.value("SV101-1")
     if qualifier != "HC":
         draft.problems.append(
