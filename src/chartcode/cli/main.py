@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from chartcode import __version__
-from chartcode.cli import check, codesets, coding
+from chartcode.cli import check, claim, codesets, coding, remit, serve
 from chartcode.cli.output import DateOption, Format, console, handle_errors, render
 
 app = typer.Typer(
@@ -19,6 +19,9 @@ app = typer.Typer(
 app.add_typer(codesets.app, name="codesets")
 coding.register(app)
 check.register(app)
+claim.register(app)
+serve.register(app)
+remit.register(app)
 
 
 def _version(value: bool) -> None:
