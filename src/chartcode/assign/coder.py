@@ -995,10 +995,46 @@ def _status_of(c: Candidate) -> str:
 
 
 def _drop_integral_symptoms(cands: list[Candidate]) -> list[Candidate]:
-    """Guideline I.B.5: signs and symptoms in the same sentence as a confirmed diagnosis are integral."""
+    """Guideline I.B.5: signs and symptoms in the same sentence as a confirmed diagnosis are integral.
+    And (IV.D, IV.I, I.B.4): when the assessment establishes a definitive diagnosis, symptoms the note
+    records only in the history, review of systems or exam are not coded beside it; symptoms the
+    assessment itself names still are (it judged them worth addressing)."""
     # an injury, poisoning or adverse effect does not absorb its manifestations (I.C.19.e.5.a)
-    confirmed = {c.mention.sentence for c in cands if c.code[0] not in "RSTVWXYZ" and c.status == "present"}
-    return [c for c in cands if not (c.code.startswith("R") and c.mention.sentence in confirmed)]
+    confirmed = {
+        c.mention.sentence for c in cands if c.code[0] not in "RSTVWXYZ" and c.status == "present"
+    }
+    cands = [c for c in cands if not (c.code.startswith("R") and c.mention.sentence in confirmed)]
+    assessed = any(
+        (c.mention.section or "") in ASSESSMENT_SECTIONS and not _symptom_code(c.code) and c.code[0] != "Z"
+        for c in cands
+    )
+    if not assessed:
+        return cands
+    return [
+        c for c in cands if not (_symptom_code(c.code) and (c.mention.section or "") in NARRATIVE_SECTIONS)
+    ]
+
+
+ASSESSMENT_SECTIONS = frozenset(
+    {"assessment", "assessment_and_plan", "diagnoses", "impression", "problem_list"}
+)
+NARRATIVE_SECTIONS = frozenset(
+    {
+        "chief_complaint",
+        "reason_for_visit",
+        "history_of_present_illness",
+        "review_of_systems",
+        "physical_exam",
+        "vital_signs",
+        "subjective",
+        "objective",
+    }
+)
+
+
+def _symptom_code(code: str) -> bool:
+    """Chapter 18 signs and symptoms, and the symptom codes of chapter 13 (pain in joint, in limb)."""
+    return code.startswith(("R", "M25.5", "M79.6"))
 
 
 def _prefer_specific(cands: list[Candidate]) -> list[Candidate]:

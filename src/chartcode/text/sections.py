@@ -1,4 +1,5 @@
-"""Section detection, plus the strict reader shared by every rules file of ``chartcode.text``.
+"""Section detection. (:class:`RuleFile`, the strict rules-file reader, lives in ``chartcode.rulefile``;
+it is re-exported here for the text layer's rules classes.)
 
 A section starts at a header and runs to the next header (or the end of the text). Headers are
 recognised per line, from the rules in ``data/sections.json`` (header variant -> canonical name):
@@ -23,16 +24,14 @@ win over detected ones at the same place and are named from their LOINC code, th
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
-from typing import Any, NamedTuple, NoReturn
+from typing import NamedTuple
 
-from chartcode.errors import InputError
+from chartcode.rulefile import RuleFile  # the strict reader; re-exported here for the text layer
 
 __all__ = [
     "CONTEXT_CATEGORIES",
@@ -47,109 +46,6 @@ __all__ = [
 
 #: Categories a context rule (and a section's implied context) can carry.
 CONTEXT_CATEGORIES = ("NEGATED_EXISTENCE", "POSSIBLE_EXISTENCE", "HISTORICAL", "FAMILY", "HYPOTHETICAL")
-
-_RULES_FIX = "correct the rules file so it follows the schema of the files in chartcode/text/data/."
-_PACKAGED_FIX = "reinstall chartcode; the packaged rules file is damaged."
-
-
-class RuleFile:
-    """Reads one JSON rules file and validates it strictly; every problem names the JSON path.
-
-    Errors are :class:`~chartcode.errors.InputError` with the file name and the position in the
-    file (``rules[12].direction``), never a bare ``KeyError``/``TypeError``.
-    """
-
-    __slots__ = ("data", "fix", "name")
-
-    def __init__(self, source: str | Path | None, default_name: str, expected_format: str) -> None:
-        if source is None:
-            self.name = f"chartcode/text/data/{default_name}"
-            self.fix = _PACKAGED_FIX
-            try:
-                raw = (resources.files("chartcode.text") / "data" / default_name).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise InputError(
-                    f"Rules file {self.name} cannot be read ({type(exc).__name__}).", self.fix
-                ) from exc
-        else:
-            path = Path(source)
-            self.name = path.name
-            self.fix = _RULES_FIX
-            try:
-                raw = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise InputError(
-                    f"Rules file {self.name} cannot be read ({type(exc).__name__}).",
-                    "check the path and that the file is UTF-8 JSON.",
-                ) from exc
-        try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise InputError(
-                f"Rules file {self.name} is not valid JSON "
-                f"({exc.msg} at line {exc.lineno}, column {exc.colno}).",
-                self.fix,
-            ) from exc
-        top = self.obj(data, "top level", required=("format", "version"), optional=None)
-        if top["format"] != expected_format:
-            self.fail("format", f"must be {expected_format!r}")
-        if top["version"] != 1 or isinstance(top["version"], bool):
-            self.fail("version", "must be 1")
-        self.data = top
-
-    def fail(self, where: str, problem: str) -> NoReturn:
-        raise InputError(f"Rules file {self.name}: {where}: {problem}.", self.fix)
-
-    def obj(
-        self, value: Any, where: str, *, required: Iterable[str], optional: Iterable[str] | None = ()
-    ) -> dict[str, Any]:
-        """A JSON object with exactly the ``required`` keys plus any of ``optional``.
-
-        ``optional=None`` allows any further key (used for the top level, checked by the caller).
-        """
-        if not isinstance(value, dict):
-            self.fail(where, "must be a JSON object")
-        req = tuple(required)
-        for key in req:
-            if key not in value:
-                self.fail(where, f"missing key {key!r}")
-        if optional is not None:
-            allowed = set(req) | set(optional)
-            for key in value:
-                if key not in allowed:
-                    self.fail(where, f"unknown key {key!r} (allowed: {', '.join(sorted(allowed))})")
-        return value
-
-    def string(self, value: Any, where: str) -> str:
-        if not isinstance(value, str) or not value.strip():
-            self.fail(where, "must be a non-empty string")
-        return value
-
-    def strings(self, value: Any, where: str, *, allow_empty: bool = False) -> list[str]:
-        if not isinstance(value, list) or (not value and not allow_empty):
-            self.fail(where, "must be a non-empty list of strings" if not allow_empty else "must be a list")
-        return [self.string(item, f"{where}[{i}]") for i, item in enumerate(value)]
-
-    def items(self, key: str) -> list[Any]:
-        value = self.data.get(key)
-        if not isinstance(value, list) or not value:
-            self.fail(key, "must be a non-empty list")
-        return value
-
-    def choice(self, value: Any, where: str, allowed: Sequence[str]) -> str:
-        if value not in allowed:
-            self.fail(where, f"must be one of {', '.join(allowed)}")
-        return str(value)
-
-    def integer(self, value: Any, where: str, *, minimum: int = 1) -> int:
-        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-            self.fail(where, f"must be an integer >= {minimum}")
-        return value
-
-    def boolean(self, value: Any, where: str) -> bool:
-        if not isinstance(value, bool):
-            self.fail(where, "must be true or false")
-        return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +136,10 @@ class SectionRules:
         name = self.variants.get(key)
         if name is not None:
             return name
+        if "(" in key:  # "Immunizations (VIS given)", "Medications (reviewed)"
+            bare = _PARENTHETICAL.sub(" ", key).strip(_STRIP)
+            if bare and bare != key:
+                return self.lookup(bare)
         if len(key) > 80 or key.count(" ") > 8:
             return None
         key = normalize_title(key)
@@ -277,6 +177,10 @@ def _line_header(line: str, base: int, rules: SectionRules) -> _Header | None:
     if not stripped or len(stripped) > 200:
         return None
     colon = stripped.find(":", 1, 61)
+    if colon < 0:  # "Immunizations (parent counseled on each vaccine, VIS given):"
+        paren = _TITLE_WITH_PARENTHETICAL.match(stripped)
+        if paren is not None:
+            colon = paren.end() - 1
     if colon < 0 and len(stripped) > 80 and stripped[0] not in "#*_" and " -" not in stripped[:62]:
         return None
     lead = len(line) - len(line.lstrip())
@@ -319,6 +223,10 @@ def _line_header(line: str, base: int, rules: SectionRules) -> _Header | None:
         ):
             return _Header(start, start + len(stripped), "other", body, False, None)
     return None
+
+
+_PARENTHETICAL = re.compile(r"\s*\([^()]*\)")
+_TITLE_WITH_PARENTHETICAL = re.compile(r"[^:()]{2,40}\([^():]{0,100}\)\s*:")
 
 
 def _problem_item(stripped: str) -> bool:
