@@ -29,17 +29,16 @@ How a note is read:
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from chartcode.assign.api import CodingOptions, Evidence
 from chartcode.errors import InputError
+from chartcode.rulefile import RuleFile
 from chartcode.text.context import Mention, TermMatcher, find_mentions
 from chartcode.text.document import Document, build_document
 from chartcode.text.sections import DeclaredHeader
@@ -203,70 +202,6 @@ class _ProblemKind:
     label: str
 
 
-class _Reader:
-    """Strict JSON reading: every problem names the file and the JSON path."""
-
-    def __init__(self, name: str, fix: str) -> None:
-        self.name = name
-        self.fix = fix
-
-    def fail(self, where: str, problem: str) -> NoReturn:
-        raise EmRulesError(f"E/M rules file {self.name}: {where}: {problem}.", self.fix)
-
-    def obj(
-        self, value: Any, where: str, required: Sequence[str], optional: Sequence[str] = ()
-    ) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            self.fail(where, "must be a JSON object")
-        for key in required:
-            if key not in value:
-                self.fail(where, f"missing key {key!r}")
-        allowed = set(required) | set(optional)
-        for key in value:
-            if key not in allowed:
-                self.fail(where, f"unknown key {key!r} (allowed: {', '.join(sorted(allowed))})")
-        return value
-
-    def string(self, value: Any, where: str) -> str:
-        if not isinstance(value, str) or not value.strip():
-            self.fail(where, "must be a non-empty string")
-        return value
-
-    def strings(self, value: Any, where: str) -> list[str]:
-        if not isinstance(value, list) or not value:
-            self.fail(where, "must be a non-empty list of strings")
-        return [self.string(v, f"{where}[{i}]") for i, v in enumerate(value)]
-
-    def integer(self, value: Any, where: str, *, nullable: bool = False) -> int | None:
-        if value is None and nullable:
-            return None
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            self.fail(where, "must be an integer >= 1" + (" or null" if nullable else ""))
-        return value
-
-    def boolean(self, value: Any, where: str) -> bool:
-        if not isinstance(value, bool):
-            self.fail(where, "must be true or false")
-        return value
-
-    def choice(self, value: Any, where: str, allowed: Sequence[str], *, nullable: bool = False) -> str | None:
-        if value is None and nullable:
-            return None
-        if value not in allowed:
-            self.fail(where, f"must be one of {', '.join(allowed)}" + (" or null" if nullable else ""))
-        return str(value)
-
-    def regex(self, value: Any, where: str, group: str | None = None) -> re.Pattern[str]:
-        text = self.string(value, where)
-        try:
-            pattern = re.compile(text, re.IGNORECASE)
-        except re.error as exc:
-            self.fail(where, f"is not a valid regular expression ({exc})")
-        if group is not None and group not in pattern.groupindex:
-            self.fail(where, f"must have a named group (?P<{group}>...)")
-        return pattern
-
-
 _TOP_KEYS = (
     "format",
     "version",
@@ -299,47 +234,24 @@ class EmRules:
     """The E/M rules (``data/em_rules.json`` or a file of the same schema), validated when loaded."""
 
     def __init__(self, source: str | Path | None = None) -> None:
-        if source is None:
-            reader = _Reader("chartcode/assign/data/em_rules.json", _PACKAGED_FIX)
-            try:
-                raw = (resources.files("chartcode.assign") / "data" / "em_rules.json").read_text(
-                    encoding="utf-8"
-                )
-            except (OSError, UnicodeDecodeError) as exc:
-                raise EmRulesError(
-                    f"E/M rules file {reader.name} cannot be read ({type(exc).__name__}).", _PACKAGED_FIX
-                ) from exc
-        else:
-            path = Path(source)
-            reader = _Reader(path.name, _FILE_FIX)
-            try:
-                raw = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise EmRulesError(
-                    f"E/M rules file {path.name} cannot be read ({type(exc).__name__}).",
-                    "check the path and that the file is UTF-8 JSON.",
-                ) from exc
-        try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise EmRulesError(
-                f"E/M rules file {reader.name} is not valid JSON ({exc.msg} at line {exc.lineno}, "
-                f"column {exc.colno}).",
-                reader.fix,
-            ) from exc
-        r = reader
-        top = r.obj(data, "top level", _TOP_KEYS, ("comment",))
-        if top["format"] != "chartcode-em-rules":
-            r.fail("format", "must be 'chartcode-em-rules'")
-        if top["version"] != 1 or isinstance(top["version"], bool):
-            r.fail("version", "must be 1")
+        r = RuleFile(
+            source,
+            "em_rules.json",
+            "chartcode-em-rules",
+            package="chartcode.assign",
+            error=EmRulesError,
+            label="E/M rules file",
+            file_fix=_FILE_FIX,
+            packaged_fix=_PACKAGED_FIX,
+            required=_TOP_KEYS,
+            optional=("comment",),
+        )
+        top = r.data
         if top["levels"] != list(LEVELS):
             r.fail("levels", f"must be {list(LEVELS)}")
         self.families: dict[str, _Family] = {}
         self.code_index: dict[str, tuple[_Family, _Code]] = {}
-        if not isinstance(top["families"], list) or not top["families"]:
-            r.fail("families", "must be a non-empty list")
-        for i, raw_family in enumerate(top["families"]):
+        for i, raw_family in enumerate(r.items("families")):
             self._family(r, raw_family, f"families[{i}]")
         for needed in (
             "office_new",
@@ -359,12 +271,12 @@ class EmRules:
         for i, raw_kind in enumerate(top["problem_kinds"]):
             where = f"problem_kinds[{i}]"
             item = r.obj(raw_kind, where, ("id", "level", "label"), ("two_or_more",))
-            kid = str(r.choice(item["id"], f"{where}.id", _KIND_ORDER))
+            kid = r.choice(item["id"], f"{where}.id", _KIND_ORDER)
             if kid in self.problem_kinds:
                 r.fail(f"{where}.id", f"duplicate kind {kid!r}")
             self.problem_kinds[kid] = _ProblemKind(
                 kid,
-                str(r.choice(item["level"], f"{where}.level", LEVELS)),
+                r.choice(item["level"], f"{where}.level", LEVELS),
                 r.choice(item.get("two_or_more"), f"{where}.two_or_more", LEVELS, nullable=True),
                 r.string(item["label"], f"{where}.label"),
             )
@@ -386,17 +298,15 @@ class EmRules:
             terms.append(phrase)
             return key
 
-        if not isinstance(top["cues"], list) or not top["cues"]:
-            r.fail("cues", "must be a non-empty list")
         ids: set[str] = set()
-        for i, raw_cue in enumerate(top["cues"]):
+        for i, raw_cue in enumerate(r.items("cues")):
             where = f"cues[{i}]"
             item = r.obj(raw_cue, where, ("id", "element", "kind", "phrases"), ("level", "not_in_families"))
             cid = r.string(item["id"], f"{where}.id")
             if cid in ids:
                 r.fail(f"{where}.id", f"duplicate id {cid!r}")
             ids.add(cid)
-            element = str(r.choice(item["element"], f"{where}.element", _ELEMENTS))
+            element = r.choice(item["element"], f"{where}.element", _ELEMENTS)
             kinds: Sequence[str] = {
                 "problems": _PROBLEM_CUE_KINDS,
                 "data": _DATA_KINDS,
@@ -414,7 +324,7 @@ class EmRules:
             elif "level" in item:
                 r.fail(f"{where}.level", "is only allowed on risk cues")
             blocked = frozenset(
-                str(r.choice(f, f"{where}.not_in_families[{j}]", tuple(self.families)))
+                r.choice(f, f"{where}.not_in_families[{j}]", tuple(self.families))
                 for j, f in enumerate(item.get("not_in_families", []))
             )
             cue = _Cue(cid, element, kind, level, blocked)
@@ -448,16 +358,14 @@ class EmRules:
             for i, p in enumerate(r.strings(top["time_patterns"], "time_patterns"))
         )
         self.family_patterns: list[_FamilyPattern] = []
-        if not isinstance(top["family_patterns"], list) or not top["family_patterns"]:
-            r.fail("family_patterns", "must be a non-empty list")
-        for i, raw_pattern in enumerate(top["family_patterns"]):
+        for i, raw_pattern in enumerate(r.items("family_patterns")):
             where = f"family_patterns[{i}]"
             item = r.obj(raw_pattern, where, ("id", "family", "where", "pattern"))
             self.family_patterns.append(
                 _FamilyPattern(
                     r.string(item["id"], f"{where}.id"),
-                    str(r.choice(item["family"], f"{where}.family", _FAMILY_TARGETS)),
-                    str(r.choice(item["where"], f"{where}.where", ("title", "text"))),
+                    r.choice(item["family"], f"{where}.family", _FAMILY_TARGETS),
+                    r.choice(item["where"], f"{where}.where", ("title", "text")),
                     r.regex(item["pattern"], f"{where}.pattern"),
                 )
             )
@@ -493,16 +401,16 @@ class EmRules:
         for i, raw_flag in enumerate(top["flags"]):
             where = f"flags[{i}]"
             item = r.obj(raw_flag, where, ("id", "severity", "citation"))
-            fid = str(r.choice(item["id"], f"{where}.id", _FLAG_IDS))
+            fid = r.choice(item["id"], f"{where}.id", _FLAG_IDS)
             self.flags[fid] = (
-                str(r.choice(item["severity"], f"{where}.severity", ("error", "warning", "info"))),
+                r.choice(item["severity"], f"{where}.severity", ("error", "warning", "info")),
                 r.string(item["citation"], f"{where}.citation"),
             )
         for fid in _FLAG_IDS:
             if fid not in self.flags:
                 r.fail("flags", f"flag {fid!r} is missing")
 
-    def _family(self, r: _Reader, raw: Any, where: str) -> None:
+    def _family(self, r: RuleFile, raw: Any, where: str) -> None:
         item = r.obj(raw, where, ("id", "label", "time", "codes"), ("prolonged",))
         fid = r.string(item["id"], f"{where}.id")
         if fid in self.families:
@@ -519,7 +427,6 @@ class EmRules:
             if code in self.code_index:
                 r.fail(f"{cw}.code", f"{code} is already in family {self.code_index[code][0].id!r}")
             level = r.integer(c["level"], f"{cw}.level")
-            assert level is not None
             if level > 5 or (codes and level <= codes[-1].level):
                 r.fail(f"{cw}.level", "must be 1..5 and increase within the family")
             codes.append(
@@ -536,10 +443,10 @@ class EmRules:
             p = r.obj(item["prolonged"], f"{where}.prolonged", ("cpt", "cpt_from", "cms", "cms_from", "per"))
             prolonged = _Prolonged(
                 r.string(p["cpt"], f"{where}.prolonged.cpt"),
-                int(r.integer(p["cpt_from"], f"{where}.prolonged.cpt_from") or 0),
+                r.integer(p["cpt_from"], f"{where}.prolonged.cpt_from"),
                 r.string(p["cms"], f"{where}.prolonged.cms"),
-                int(r.integer(p["cms_from"], f"{where}.prolonged.cms_from") or 0),
-                int(r.integer(p["per"], f"{where}.prolonged.per") or 0),
+                r.integer(p["cms_from"], f"{where}.prolonged.cms_from"),
+                r.integer(p["per"], f"{where}.prolonged.per"),
             )
         family = _Family(
             fid,
