@@ -4,6 +4,7 @@ The golden file (``data/profee_golden.jsonl``, shipped with the package) holds s
 this project, one JSON object per line::
 
     {"id", "text", "setting", "date_of_service", "patient": {"age", "sex"}, "billed_em"?: "99215",
+     "split"?: "dev" | "holdout" (default dev),
      "expected": {"em": {"code", "modifiers": [...], "method"?: "MDM"|"time"} | null,
                   "procedures": [{"code", "system", "modifiers": [...], "units": n, "dx": ["M17.11", ...]}],
                   "diagnoses": ["M17.11", ...]}}
