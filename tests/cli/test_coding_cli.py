@@ -351,6 +351,19 @@ def test_eval_missing_data(kb: Path, tmp_path: Path) -> None:
     assert code == 1 and f"[CC150] no CodiEsp data at {tmp_path / 'none.jsonl'}." in err
 
 
+def test_eval_date_option(kb: Path, tmp_path: Path) -> None:
+    data = write_cases(tmp_path / "dev.jsonl")
+    base = ("eval", "--data", str(data), "--kb", str(kb), "--jobs", "1", "--format", "json")
+    code, out, err = run(*base)
+    assert code == 0, err
+    assert json.loads(out)["date_of_service"] == "2019-07-01"  # the corpus date (codiesp.CORPUS_DATE)
+    code, out, err = run(*base, "--date", "newest")
+    assert code == 0, err
+    assert json.loads(out)["date_of_service"] is None
+    code, out, err = run(*base, "--date", "2025-13-01")
+    assert code == 1 and "[CC140]" in err and "2025-13-01" in err
+
+
 def test_real_coder_is_wired(kb: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The default factory builds the real coder on the knowledge base given with --kb."""
     pytest.importorskip("chartcode.assign.coder")
