@@ -201,3 +201,37 @@ def test_from_note(
     ]
     both = run(full_kb, str(tmp_path / "header.json"), "--from-note", str(tmp_path / "note.txt"))
     assert both.exit_code == 1 and "not both" in both.stderr
+
+
+def test_unwritable_output_is_a_clear_error(
+    encounter_dict: dict[str, Any], full_kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    result = run(full_kb, str(write(tmp_path, encounter_dict)), "--output", str(blocker / "claim.837"))
+    assert result.exit_code == 1 and not isinstance(result.exception, OSError)  # no traceback
+    assert "CC505" in result.stderr and f"--output {blocker / 'claim.837'}" in result.stderr
+    assert "writable path" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "enc.json"]
+
+
+@pytest.mark.parametrize(
+    ("header", "note", "message"),
+    [
+        ('{"id": ', "Synthetic note.", "header.json: not valid JSON at line 1"),
+        ("[1, 2]", "Synthetic note.", "header.json is not a JSON object"),
+        ("{}", None, "note.txt does not exist"),
+        ("{}", "   \n", "note.txt is empty"),
+    ],
+)
+def test_from_note_bad_header_or_note(
+    full_kb: KnowledgeBase, tmp_path: Path, header: str, note: str | None, message: str
+) -> None:
+    (tmp_path / "header.json").write_text(header, encoding="utf-8")
+    if note is not None:
+        (tmp_path / "note.txt").write_text(note, encoding="utf-8")
+    result = run(
+        full_kb, "--from-note", str(tmp_path / "note.txt"), "--header", str(tmp_path / "header.json")
+    )
+    assert result.exit_code == 1 and message in result.stderr, result.stderr
+    assert "Traceback" not in result.output

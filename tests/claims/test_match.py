@@ -239,6 +239,12 @@ def test_json_array_and_single_object(tmp_path: Path) -> None:
         ),
         ('{"id": "X"\n', "c.jsonl", "line 1: not valid JSON"),
         ("[1]", "c.json", "claim 1 is not a JSON object"),
+        ('{"id": ', "c.json", "c.json: not valid JSON at line 1"),
+        (
+            '{"id": "E1", "billing_provider": {"npi": "1234567890"}, "payer": {"id": "P"}}',
+            "c.json",
+            "billing_provider.npi: NPI 1234567890 fails its check digit",
+        ),
     ],
 )
 def test_bad_claims_files(tmp_path: Path, content: str, name: str, message: str) -> None:

@@ -162,16 +162,15 @@ def classify(adjustment: Adjustment, remarks: Iterable[str] = ()) -> Classificat
                 text = f"{text}; remark {rarc.code}: {rarc.label}"
                 action = rarc.action
                 break
-    for code in remarks:
-        if remark_used is None and code.upper() in tables.rarc:
-            rarc = tables.rarc[code.upper()]
+    if remark_used is not None:
+        citation += f"; X12 Remittance Advice Remark Code (RARC) {remark_used}"
+    else:  # no remark decided the category: the first known one still explains the adjustment
+        rarc = next((r for r in (tables.rarc.get(c.upper()) for c in remarks) if r is not None), None)
+        if rarc is not None:
             text = f"{text}; remark {rarc.code}: {rarc.label}"
             if rarc.category == category_id and rarc.action:
                 action = rarc.action
             citation += f"; X12 Remittance Advice Remark Code (RARC) {rarc.code}"
-            break
-    if remark_used is not None:
-        citation += f"; X12 Remittance Advice Remark Code (RARC) {remark_used}"
     category = tables.categories[category_id]
     return Classification(
         category.id,
@@ -229,10 +228,7 @@ class ClaimResult:
     days_to_pay: int | None
 
     def denial_adjustments(self) -> list[AdjustmentResult]:
-        out = [a for a in self.adjustments if a.classification.denial]
-        for line in self.lines:
-            out.extend(a for a in line.adjustments if a.classification.denial)
-        return out
+        return _denials(self.adjustments, self.lines)
 
     def to_dict(self) -> dict[str, Any]:
         p = self.payment
@@ -371,6 +367,14 @@ class Summary:
         }
 
 
+def _denials(claim_level: Iterable[AdjustmentResult], lines: Iterable[LineResult]) -> list[AdjustmentResult]:
+    """The denial adjustments of a claim: claim level first, then each line's."""
+    out = [a for a in claim_level if a.classification.denial]
+    for line in lines:
+        out.extend(a for a in line.adjustments if a.classification.denial)
+    return out
+
+
 def _carc_label(key: str) -> str:
     info = code_tables().carc.get(key.split("-", 1)[-1])
     return info.label if info else "(not in chartcode's table)"
@@ -445,9 +449,7 @@ def _claim_result(m: ClaimMatch) -> ClaimResult:
         )
         coding = denied and any(a.classification.coding for a in denials)
         lines.append(LineResult(s, by_service.get(s.position), adjusted, denied, coding))
-    all_denials = [a for a in claim_adjustments if a.classification.denial]
-    for line in lines:
-        all_denials.extend(a for a in line.adjustments if a.classification.denial)
+    all_denials = _denials(claim_adjustments, lines)
     denied = not payment.is_reversal and (
         claim_denied_status or (payment.paid == 0 and payment.charge > 0 and bool(all_denials))
     )

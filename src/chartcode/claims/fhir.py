@@ -61,6 +61,10 @@ def _address(a: Address | None) -> list[dict[str, Any]] | None:
     ]
 
 
+def _human_name(last: str | None, first: str | None) -> list[dict[str, Any]]:
+    return [{"family": last, **({"given": [first]} if first else {})}]
+
+
 def _provider_resource(p: Provider, rid: str) -> dict[str, Any]:
     identifiers: list[dict[str, Any]] = [{"system": NPI_SYSTEM, "value": p.npi}]
     if p.tax_id:
@@ -72,7 +76,7 @@ def _provider_resource(p: Provider, rid: str) -> dict[str, Any]:
             "resourceType": "Practitioner",
             "id": rid,
             "identifier": identifiers,
-            "name": [{"family": p.last_name, **({"given": [p.first_name]} if p.first_name else {})}],
+            "name": _human_name(p.last_name, p.first_name),
         }
         if p.taxonomy:
             out["qualification"] = [{"code": {"coding": [{"system": TAXONOMY_SYSTEM, "code": p.taxonomy}]}}]
@@ -109,7 +113,7 @@ def claim_resource(claim: EncounterClaim, *, created: date | None = None) -> Any
         {
             "resourceType": "Patient",
             "id": "patient",
-            "name": [{"family": pt.last_name, **({"given": [pt.first_name]} if pt.first_name else {})}],
+            "name": _human_name(pt.last_name, pt.first_name),
             "gender": GENDER[pt.sex or "U"],
             **({"birthDate": pt.birth_date.isoformat()} if pt.birth_date else {}),
             **({"address": _address(pt.address)} if pt.address else {}),
@@ -133,9 +137,7 @@ def claim_resource(claim: EncounterClaim, *, created: date | None = None) -> Any
                 "resourceType": "RelatedPerson",
                 "id": "subscriber",
                 "patient": {"reference": "#patient"},
-                "name": [
-                    {"family": sub.last_name, **({"given": [sub.first_name]} if sub.first_name else {})}
-                ],
+                "name": _human_name(sub.last_name, sub.first_name),
                 **({"gender": GENDER[sub.sex]} if sub.sex else {}),
                 **({"birthDate": sub.birth_date.isoformat()} if sub.birth_date else {}),
                 **({"address": _address(sub.address)} if sub.address else {}),

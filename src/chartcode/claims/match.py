@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from chartcode.claims.remit import ClaimPayment, Remittance, ServicePayment
+from chartcode.edits.io import detect_format, parse_claim, read_text
 from chartcode.edits.model import Claim
-from chartcode.errors import InputError
+from chartcode.errors import ChartcodeError, InputError
 
 How = Literal["control_number", "exact", "modifiers_reordered", "modifiers_dropped", "partial", "unmatched"]
 
@@ -290,8 +291,9 @@ def load_claims(paths: Iterable[Path | str]) -> list[SubmittedClaim]:
     """Submitted claims from JSON (one claim or an array), JSONL or X12 837P files.
 
     JSON claims may carry ``"submitted": "YYYY-MM-DD"`` and ``control_number`` on lines; these are kept
-    beside the claim. An encounter claim (with ``billing_provider``) is read as one when that model is
-    available. A claim that does not validate stops the load with its file and position.
+    beside the claim. An encounter claim (with ``billing_provider``) is read as one
+    (:func:`chartcode.claims.model.parse_encounter`). A claim that does not validate stops the load with
+    its file and position.
     """
     out: list[SubmittedClaim] = []
     for path in paths:
@@ -300,8 +302,6 @@ def load_claims(paths: Iterable[Path | str]) -> list[SubmittedClaim]:
 
 
 def _load_one(path: Path) -> list[SubmittedClaim]:
-    from chartcode.edits.io import detect_format, read_text
-
     name = str(path)
     if not path.is_file():
         raise RemitClaimsError(
@@ -337,9 +337,6 @@ def _load_one(path: Path) -> list[SubmittedClaim]:
 
 
 def _from_object(item: object, where: str, source: str) -> SubmittedClaim:
-    from chartcode.edits.io import parse_claim
-    from chartcode.errors import ChartcodeError
-
     if not isinstance(item, Mapping):
         raise RemitClaimsError(f"{where} is not a JSON object.", "give each claim as a JSON object.")
     data = dict(item)
@@ -365,26 +362,15 @@ def _from_object(item: object, where: str, source: str) -> SubmittedClaim:
             stripped.append(line)
         data["lines"] = stripped
     try:
-        claim = _encounter(data, where) if encounter else parse_claim(data, where=where)
+        if encounter:
+            from chartcode.claims.model import parse_encounter  # the encounter model only when needed
+
+            claim: Claim = parse_encounter(data, name=where)
+        else:
+            claim = parse_claim(data, where=where)
     except ChartcodeError as exc:
         raise RemitClaimsError(f"{where}: {exc.message}", exc.fix) from None
     return SubmittedClaim(claim, submitted, tuple(controls), source)
-
-
-def _encounter(data: dict[str, Any], where: str) -> Claim:
-    try:
-        from chartcode.claims import model
-    except ImportError:  # pragma: no cover - the encounter model ships with chartcode
-        from chartcode.edits.io import parse_claim
-
-        return parse_claim(data, where=where)
-    parse = getattr(model, "parse_encounter", None)
-    if parse is None:  # pragma: no cover
-        from chartcode.edits.io import parse_claim
-
-        return parse_claim(data, where=where)
-    claim: Claim = parse(data, name=where)
-    return claim
 
 
 def _from_837(text: str, name: str) -> list[SubmittedClaim]:

@@ -431,8 +431,6 @@ def _validated_segments(text: str, name: str) -> list[X12Segment]:
     return segments
 
 
-# Segments whose values can identify a person (NM1*QC patient, NM1*IL insured, REF*EA record number, ...):
-# a problem in one is reported by element, without the value pyx12 quotes.
 def _plain(problem: str) -> str:
     """pyx12 wording made plainer where it is cryptic (identifying values are already withheld by
     :func:`chartcode.edits.io.withhold_identifying`)."""

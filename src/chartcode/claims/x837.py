@@ -118,9 +118,7 @@ class _Builder:
 
 def _amount(value: Decimal | float | int) -> str:
     """X12 R (decimal) without trailing zeros: 150, 75.5, 0.25."""
-    d = Decimal(str(value)).quantize(Decimal("0.01"))
-    text = format(d.normalize(), "f")
-    return text
+    return format(Decimal(str(value)).quantize(Decimal("0.01")).normalize(), "f")
 
 
 def _d8_text(day: date) -> str:

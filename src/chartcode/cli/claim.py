@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from chartcode.cli.check import SEVERITY_STYLE
 from chartcode.cli.codesets import KbOption, kb_path
 from chartcode.cli.output import err_console, handle_errors
 from chartcode.errors import ChartcodeError, InputError
@@ -35,7 +36,10 @@ class ClaimRefusedError(ChartcodeError):
     code = "CC504"
 
 
-SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+class ClaimOutputError(InputError):
+    """The claim cannot be written where --output asks."""
+
+    code = "CC505"
 
 
 def register(app: typer.Typer) -> None:
@@ -137,7 +141,13 @@ def claim(
         if output is not None:
             from chartcode.claims.x837 import atomic_write
 
-            atomic_write(output, text)
+            try:
+                atomic_write(output, text)
+            except OSError as exc:
+                raise ClaimOutputError(
+                    f"--output {output}: cannot write ({exc.strerror or exc}); nothing was written.",
+                    "pick a writable path (a file in a folder you can write to).",
+                ) from None
             err_console.print(f"claim {encounter.id}: {fmt.value} written to {output}", markup=False)
         else:
             typer.echo(text, nl=False)

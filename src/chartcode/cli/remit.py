@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -19,6 +17,8 @@ from chartcode.cli.output import Format, console, handle_errors
 from chartcode.errors import InputError
 
 if TYPE_CHECKING:
+    from datetime import date
+
     from chartcode.claims.denials import AdjustmentResult, Analysis
 
 
@@ -73,32 +73,32 @@ def remit(
         sent = load_claims(claims) if claims else None
         analysis = analyse(remits, sent)
         labels = _hcpcs_labels(analysis, kb)
+        report: str | None = None  # text on the screen is printed from the analysis directly
         if fmt == Format.json:
             report = json.dumps(analysis.to_dict(), indent=2, ensure_ascii=False) + "\n"
-        else:
-            report = _text_report(analysis, labels, to_file=output is not None)
-        if output is not None:
+        elif output is not None:
+            report = _text_report(analysis, labels)
+        if output is not None and report is not None:
             _write(output, report)
     if output is not None:
         console.print(f"report written to {output}", markup=False)
-    elif fmt == Format.json:
+    elif report is not None:
         typer.echo(report, nl=False)
     else:
         _print_text(analysis, labels, console)
 
 
 def _write(path: Path, text: str) -> None:
-    """Write atomically: a temporary file beside ``path``, moved into place once complete."""
+    """Write atomically (:func:`chartcode.claims.x837.atomic_write`) into an existing folder."""
+    from chartcode.claims.x837 import atomic_write
+
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise RemitOutputError(
             f"--output {path}: the folder {folder} does not exist.", "create it or pick another."
         )
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".remit-", dir=folder)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
+        atomic_write(path, text)
     except OSError as exc:
         raise RemitOutputError(
             f"--output {path}: cannot write ({exc.strerror}).", "pick a writable path."
@@ -114,13 +114,15 @@ def _hcpcs_labels(analysis: Analysis, kb: Path | None) -> dict[str, str]:
 
     base = open_kb(kb)
     labels: dict[str, str] = {}
+    tried: set[tuple[str, date | None]] = set()  # one KB lookup per code and date of service
     for c in analysis.claims:
         for line in c.lines:
-            code = line.service.procedure.code
-            if code in labels or not code[:1].isalpha():
+            code, day = line.service.procedure.code, line.service.service_date
+            if code in labels or not code[:1].isalpha() or (code, day) in tried:
                 continue  # CPT descriptors are AMA copyright: never shown
+            tried.add((code, day))
             try:
-                found = base.lookup(code, line.service.service_date, "hcpcs")
+                found = base.lookup(code, day, "hcpcs")
             except ChartcodeError:
                 continue
             if found.description:
@@ -128,7 +130,7 @@ def _hcpcs_labels(analysis: Analysis, kb: Path | None) -> dict[str, str]:
     return labels
 
 
-def _text_report(analysis: Analysis, labels: dict[str, str], *, to_file: bool) -> str:
+def _text_report(analysis: Analysis, labels: dict[str, str]) -> str:
     buffer = io.StringIO()
     _print_text(analysis, labels, Console(file=buffer, width=200, no_color=True, highlight=False))
     return buffer.getvalue()
@@ -322,12 +324,12 @@ def _print_summary(analysis: Analysis, out: Console) -> None:
     for name, value in rows:
         table.add_row(name, value)
     out.print(table)
+    summary = s.to_dict()
     if s.denied_by_category:
         cats = Table(title="Denied dollars by category")
         for col in ("category", "coding", "adjustments", "dollars"):
             cats.add_column(col, justify="right" if col in ("adjustments", "dollars") else "left")
-        data = s.to_dict()["denied_by_category"]
-        for row in data:
+        for row in summary["denied_by_category"]:
             cats.add_row(
                 row["label"],
                 "yes" if row["coding_related"] else "no",
@@ -339,6 +341,6 @@ def _print_summary(analysis: Analysis, out: Console) -> None:
         top = Table(title="Top denial reason codes")
         for col in ("code", "reason", "count", "dollars"):
             top.add_column(col, justify="right" if col in ("count", "dollars") else "left")
-        for row in s.to_dict()["top_carcs"]:
+        for row in summary["top_carcs"]:
             top.add_row(row["code"], row["reason"], str(row["count"]), _amount(row["dollars"]))
         out.print(top)
