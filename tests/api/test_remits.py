@@ -265,3 +265,32 @@ def test_an_error_in_the_patient_segment_does_not_quote_the_patient(
     for leaked in (r.text, caplog.text):
         assert "PATIENT" not in leaked and "M000001" not in leaked
     assert counts(api) == (0, 0, 0, 0)
+
+
+def test_an_unusable_upload_body_is_422_with_the_fix_and_stores_nothing(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h = api.headers("manager")
+    text = build_835(denial_payment(exported(api, billed(api))))
+
+    def problem(r: Any) -> dict[str, Any]:
+        assert r.status_code == 422, r.text
+        [item] = r.json()["detail"]
+        assert item["code"] == "CC613" and item["fix"]
+        return item  # type: ignore[no-any-return]
+
+    nul = api.client.post("/api/remits", content=text.encode() + b"\x00", headers=h | X12)
+    assert "NUL" in problem(nul)["msg"]
+    garbled = api.client.post(
+        "/api/remits",
+        content=b"--b\r\nContent-Disposition: form-data\r\n\r\nno closing boundary",
+        headers=h | {"Content-Type": "multipart/form-data"},  # and no boundary parameter
+    )
+    item = problem(garbled)
+    assert "multipart form could not be read" in item["msg"] and "'file'" in item["fix"]
+    monkeypatch.setattr("chartcode.review.remits.MAX_BYTES", 100)
+    too_big = problem(api.client.post("/api/remits", content=text.encode(), headers=h | X12))
+    assert "the limit is 100 bytes" in too_big["msg"] and "split" in too_big["fix"]
+    too_big_file = problem(post(api, text))
+    assert "the limit is 100 bytes" in too_big_file["msg"]
+    assert counts(api) == (0, 0, 0, 0)

@@ -175,3 +175,23 @@ def test_an_api_token_may_submit_encounters_whatever_its_users_role(shared_api: 
     assert created.status_code == 201 and created.json()["suggestions"][0]["code"] == "H54.8"
     assert shared_api.client.get("/api/users", headers=api_h).status_code == 403  # still the user's role
     assert shared_api.client.get("/api/me", headers=api_h).json()["username"] == "feeder"
+
+
+
+PUBLIC = {("get", "/api/health"), ("post", "/api/auth/login")}
+
+
+def test_every_route_but_health_and_login_needs_a_token_and_is_in_the_role_table(shared_api: Api) -> None:
+    """A route added without the bearer dependency, or left out of ENDPOINTS (whose role behaviour the
+    tests above check), fails here. Read from the OpenAPI document: it lists what each route depends on."""
+    paths = shared_api.client.get("/openapi.json").json()["paths"]
+    secured = set()
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            key = (method, path)
+            needs_token = {"HTTPBearer": []} in operation.get("security", [])
+            assert needs_token != (key in PUBLIC), f"{method.upper()} {path}: token required is {needs_token}"
+            if needs_token:
+                assert "403" in operation["responses"], f"{method.upper()} {path} documents no 403"
+                secured.add(key)
+    assert len(secured) == len(ENDPOINTS), "add the new route to ENDPOINTS with the roles it admits"

@@ -90,3 +90,13 @@ def test_a_bad_database_url_is_a_clear_error() -> None:
     assert "CC600" in result.output and "not supported" in result.output
     with pytest.raises(StoreError, match="not a URL"):
         make_engine("no url here")
+
+
+def test_an_unreachable_database_is_a_clear_error_without_the_password() -> None:
+    engine = make_engine("postgresql+psycopg://clinic:s3cret-pw@127.0.0.1:1/chartcode")
+    with pytest.raises(StoreError) as caught:
+        upgrade(engine)
+    message = str(caught.value)
+    assert "cannot open or migrate the database at postgresql+psycopg://clinic:***@127.0.0.1:1" in message
+    assert "s3cret-pw" not in message + caught.value.fix
+    assert "server is running" in caught.value.fix

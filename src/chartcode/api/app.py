@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -47,7 +48,15 @@ from chartcode.store.errors import (
     NotFoundError,
     StoreError,
 )
-from chartcode.store.models import Encounter, ProviderQuery, Remit, RemitLine, Remittance, User
+from chartcode.store.models import (
+    ClaimFinding,
+    Encounter,
+    ProviderQuery,
+    Remit,
+    RemitLine,
+    Remittance,
+    User,
+)
 
 log = logging.getLogger("chartcode.api")
 STATIC = Path(__file__).resolve().parents[1] / "web" / "static"
@@ -81,13 +90,14 @@ class Services:
         if settings.migrate:
             store_db.upgrade(self.engine)
         self.sessions = store_db.session_factory(self.engine)
-        self._lock = threading.Lock()
+        self._coder_lock = threading.Lock()  # building the coder takes a while: KB lookups need not wait
+        self._kb_open_lock = threading.Lock()
         self._coder: CoderLike | None = None
         self._kb: Any = None
         self.kb_lock = threading.Lock()
 
     def coder(self) -> CoderLike:
-        with self._lock:
+        with self._coder_lock:
             if self._coder is None:
                 self._coder = self.settings.coder_factory(self.settings.kb_path)
             return self._coder
@@ -95,10 +105,17 @@ class Services:
     def kb(self) -> Any:
         from chartcode.codesets.kb import open_kb
 
-        with self._lock:
+        with self._kb_open_lock:
             if self._kb is None:
                 self._kb = open_kb(self.settings.kb_path)
             return self._kb
+
+    @contextmanager
+    def using_kb(self) -> Iterator[Any]:
+        """The knowledge base, held under its lock (one SQLite connection shared by the worker threads)."""
+        kb = self.kb()
+        with self.kb_lock:
+            yield kb
 
 
 # --- errors -------------------------------------------------------------------------------------
@@ -197,7 +214,10 @@ def services(request: Request) -> Services:
     return found
 
 
-def database(svc: Annotated[Services, Depends(services)]) -> Iterator[DbSession]:
+Svc = Annotated[Services, Depends(services)]
+
+
+def database(svc: Svc) -> Iterator[DbSession]:
     with svc.sessions() as session:
         yield session
 
@@ -246,7 +266,6 @@ Anyone = Annotated[Principal, Depends(allow(*ANY))]
 Worker = Annotated[Principal, Depends(allow("coder"))]
 Submitter = Annotated[Principal, Depends(allow("coder", api_tokens=True))]
 Checker = Annotated[Principal, Depends(allow("coder", "auditor"))]
-Sampler = Annotated[Principal, Depends(allow("auditor", "manager"))]
 Auditor = Annotated[Principal, Depends(allow("auditor"))]
 Overseer = Annotated[Principal, Depends(allow("auditor", "manager"))]
 Poster = Annotated[Principal, Depends(allow("auditor", "manager", api_tokens=True))]
@@ -262,6 +281,19 @@ def _names(db: DbSession, ids: set[int | None]) -> dict[int, str]:
     if not wanted:
         return {}
     return {u.id: u.username for u in db.scalars(select(User).where(User.id.in_(wanted)))}
+
+
+def _user_out(u: User) -> s.UserOut:
+    return s.UserOut(id=u.id, username=u.username, role=u.role)
+
+
+def _findings_out(rows: Iterable[ClaimFinding]) -> list[s.FindingOut]:
+    return [
+        s.FindingOut(
+            rule=f.rule, severity=f.severity, message=f.message, fix=f.fix, citation=f.citation, line=f.line
+        )
+        for f in rows
+    ]
 
 
 def _query_out(q: ProviderQuery, names: dict[int, str]) -> s.QueryOut:
@@ -302,12 +334,6 @@ def detail(db: DbSession, enc: Encounter) -> s.EncounterOut:
                 units=details.get("units"),
             )
         )
-    findings = [
-        s.FindingOut(
-            rule=f.rule, severity=f.severity, message=f.message, fix=f.fix, citation=f.citation, line=f.line
-        )
-        for f in workflow.latest_findings(db, enc.id)
-    ]
     has_patient = enc.patient_age is not None or enc.patient_sex is not None
     return s.EncounterOut(
         id=enc.id,
@@ -325,7 +351,7 @@ def detail(db: DbSession, enc: Encounter) -> s.EncounterOut:
         documents=[s.DocumentOut(id=d.id, kind=d.kind, text=d.text) for d in enc.documents],
         suggestions=suggestions,
         final_codes=workflow.final_codes(enc),
-        findings=findings,
+        findings=_findings_out(workflow.latest_findings(db, enc.id)),
         queries=[_query_out(q, names) for q in enc.queries],
         remits=[_remit_out(r, rem) for r, rem in remits.encounter_remits(db, enc.id)],
     )
@@ -340,6 +366,10 @@ def _category_label(category: str | None) -> str | None:
 
     found = code_tables().categories.get(category) if category else None
     return found.label if found else None
+
+
+def _remarks_out(keys: Iterable[str]) -> list[s.RemarkOut]:
+    return [s.RemarkOut.model_validate(m) for m in remits.remark_labels(keys)]
 
 
 def _remit_line_out(line: RemitLine) -> s.RemitLineOut:
@@ -361,7 +391,7 @@ def _remit_line_out(line: RemitLine) -> s.RemitLineOut:
         category_label=_category_label(line.category),
         action=line.action,
         adjustments=_adjustments_out(line.adjustments),
-        remarks=[s.RemarkOut.model_validate(r) for r in remits.remark_labels(line.remarks)],
+        remarks=_remarks_out(line.remarks),
         match_notes=list(line.match_notes),
     )
 
@@ -394,7 +424,7 @@ def _remit_out(r: Remit, remittance: Remittance | None) -> s.RemitOut:
         action=r.action,
         days_to_pay=r.days_to_pay,
         adjustments=_adjustments_out(r.adjustments),
-        remarks=[s.RemarkOut.model_validate(m) for m in remits.remark_labels(r.remarks)],
+        remarks=_remarks_out(r.remarks),
         match_notes=list(r.match_notes),
         lines=[_remit_line_out(line) for line in r.lines],
     )
@@ -402,6 +432,7 @@ def _remit_out(r: Remit, remittance: Remittance | None) -> s.RemitOut:
 
 def _denial_out(item: remits.DenialItem) -> s.DenialOut:
     r, line, rem = item.remit, item.line, item.remittance
+    denial: Remit | RemitLine = line if line is not None else r  # a denied line, or a claim denied whole
     return s.DenialOut(
         remit_id=r.id,
         line_id=line.id if line else None,
@@ -414,16 +445,14 @@ def _denial_out(item: remits.DenialItem) -> s.DenialOut:
         line_number=line.line_number if line else None,
         code=line.code if line else None,
         modifiers=list(line.modifiers) if line else [],
-        charge=_money(line.charge if line else r.charge),
-        paid=_money(line.paid if line else r.paid),
-        category=line.category if line else r.category,
-        category_label=_category_label(line.category if line else r.category),
-        coding_related=line.coding_denial if line else r.coding_denial,
-        action=line.action if line else r.action,
-        adjustments=_adjustments_out(line.adjustments if line else r.adjustments),
-        remarks=[
-            s.RemarkOut.model_validate(m) for m in remits.remark_labels(line.remarks if line else r.remarks)
-        ],
+        charge=_money(denial.charge),
+        paid=_money(denial.paid),
+        category=denial.category,
+        category_label=_category_label(denial.category),
+        coding_related=denial.coding_denial,
+        action=denial.action,
+        adjustments=_adjustments_out(denial.adjustments),
+        remarks=_remarks_out(denial.remarks),
     )
 
 
@@ -498,7 +527,7 @@ async def _upload(request: Request) -> bytes:
 
 def _routes(api: APIRouter) -> None:
     @api.get("/health", response_model=s.HealthOut, tags=["system"])
-    def health(svc: Annotated[Services, Depends(services)]) -> s.HealthOut:
+    def health(svc: Svc) -> s.HealthOut:
         try:
             with svc.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
@@ -517,7 +546,7 @@ def _routes(api: APIRouter) -> None:
     @api.post("/auth/login", response_model=s.LoginOut, tags=["auth"], responses={401: ERRORS[401]})
     def login(body: s.LoginIn, db: Db) -> s.LoginOut:
         token, user = accounts.login(db, body.username, body.password)
-        return s.LoginOut(token=token, user=s.UserOut(id=user.id, username=user.username, role=user.role))
+        return s.LoginOut(token=token, user=_user_out(user))
 
     @api.post("/auth/logout", response_model=s.OkOut, tags=["auth"], responses=ERRORS)
     def logout(who: Anyone, db: Db) -> s.OkOut:
@@ -526,7 +555,7 @@ def _routes(api: APIRouter) -> None:
 
     @api.get("/me", response_model=s.UserOut, tags=["auth"], responses=ERRORS)
     def me(who: Anyone) -> s.UserOut:
-        return s.UserOut(id=who.user.id, username=who.user.username, role=who.user.role)
+        return _user_out(who.user)
 
     @api.post("/tokens", response_model=s.TokenOut, status_code=201, tags=["auth"], responses=ERRORS)
     def new_token(body: s.TokenIn, who: Anyone, db: Db) -> s.TokenOut:
@@ -534,7 +563,7 @@ def _routes(api: APIRouter) -> None:
 
     @api.get("/users", response_model=list[s.UserOut], tags=["auth"], responses=ERRORS)
     def users(who: Admin, db: Db) -> list[s.UserOut]:
-        return [s.UserOut(id=u.id, username=u.username, role=u.role) for u in accounts.list_users(db)]
+        return [_user_out(u) for u in accounts.list_users(db)]
 
     @api.post(
         "/users",
@@ -544,8 +573,7 @@ def _routes(api: APIRouter) -> None:
         responses=ERRORS | {409: {"model": s.Problem, "description": "Username taken"}},
     )
     def new_user(body: s.UserIn, who: Admin, db: Db) -> s.UserOut:
-        u = accounts.create_user(db, who.user, body.username, body.password, body.role)
-        return s.UserOut(id=u.id, username=u.username, role=u.role)
+        return _user_out(accounts.create_user(db, who.user, body.username, body.password, body.role))
 
     # encounters
     @api.get("/encounters", response_model=s.QueueOut, tags=["encounters"], responses=ERRORS)
@@ -596,7 +624,7 @@ def _routes(api: APIRouter) -> None:
         responses=ERRORS | UNAVAILABLE | {200: {"model": s.EncounterOut, "description": "Already stored"}},
     )
     def submit(
-        body: s.EncounterIn, who: Submitter, db: Db, svc: Annotated[Services, Depends(services)]
+        body: s.EncounterIn, who: Submitter, db: Db, svc: Svc
     ) -> Any:
         try:
             enc, created = workflow.intake(db, who.user, _input(body), svc.coder())
@@ -617,7 +645,7 @@ def _routes(api: APIRouter) -> None:
         "/encounters/batch", response_model=s.BatchOut, tags=["encounters"], responses=ERRORS | UNAVAILABLE
     )
     def batch(
-        body: s.BatchIn, who: Submitter, db: Db, svc: Annotated[Services, Depends(services)]
+        body: s.BatchIn, who: Submitter, db: Db, svc: Svc
     ) -> s.BatchOut:
         coder = svc.coder()
         results = workflow.intake_batch(
@@ -683,15 +711,14 @@ def _routes(api: APIRouter) -> None:
         responses=ERRORS | NOT_FOUND | UNAVAILABLE,
     )
     def check(
-        encounter_id: IdPath, who: Checker, db: Db, svc: Annotated[Services, Depends(services)]
+        encounter_id: IdPath, who: Checker, db: Db, svc: Svc
     ) -> s.FindingsOut:
         workflow.get_encounter(db, encounter_id)
 
         def run(claim: dict[str, Any]) -> list[dict[str, Any]]:
             from chartcode.edits.api import check as scrub
 
-            kb = svc.kb()
-            with svc.kb_lock:
+            with svc.using_kb() as kb:
                 return [f.to_dict() for f in scrub(claim, kb).findings]
 
         findings = workflow.check_encounter(db, who.user, encounter_id, run)
@@ -706,20 +733,9 @@ def _routes(api: APIRouter) -> None:
     def export_claim(encounter_id: IdPath, who: Anyone, db: Db) -> s.ClaimOut:
         enc = workflow.get_encounter(db, encounter_id)
         latest = workflow.latest_claim(db, encounter_id)
-        findings = [
-            s.FindingOut(
-                rule=f.rule,
-                severity=f.severity,
-                message=f.message,
-                fix=f.fix,
-                citation=f.citation,
-                line=f.line,
-            )
-            for f in (latest.findings if latest is not None else [])
-        ]
         return s.ClaimOut(
             claim=workflow.build_claim(enc),
-            findings=findings,
+            findings=_findings_out(latest.findings if latest is not None else []),
             checked_at=latest.created_at if latest is not None else None,
         )
 
@@ -750,7 +766,7 @@ def _routes(api: APIRouter) -> None:
 
     # second review and audit
     @api.post("/review/sample", response_model=s.SampleOut, tags=["audit"], responses=ERRORS)
-    def sample(body: s.SampleIn, who: Sampler, db: Db) -> s.SampleOut:
+    def sample(body: s.SampleIn, who: Overseer, db: Db) -> s.SampleOut:
         chosen = workflow.sample_for_review(db, who.user, body.rate, body.low_confidence_below, body.seed)
         return s.SampleOut(selected=chosen)
 
@@ -857,13 +873,12 @@ def _routes(api: APIRouter) -> None:
     @api.get("/codes/search", response_model=list[s.CodeHit], tags=["codes"], responses=ERRORS | UNAVAILABLE)
     def code_search(
         who: Anyone,
-        svc: Annotated[Services, Depends(services)],
+        svc: Svc,
         q: Annotated[s.Text, Query(min_length=1, max_length=200)],
         limit: Annotated[int, Query(ge=1, le=50)] = 10,
         day: Annotated[date | None, Query(alias="date")] = None,
     ) -> list[s.CodeHit]:
-        kb = svc.kb()
-        with svc.kb_lock:
+        with svc.using_kb() as kb:
             hits = kb.search(q, day, None, limit)
         return [
             s.CodeHit(
@@ -881,11 +896,10 @@ def _routes(api: APIRouter) -> None:
     def code_lookup(
         code: Annotated[str, PathParam(min_length=1, max_length=12, pattern=r"^[A-Za-z0-9.]+$")],
         who: Anyone,
-        svc: Annotated[Services, Depends(services)],
+        svc: Svc,
         day: Annotated[date | None, Query(alias="date")] = None,
     ) -> s.CodeLookupOut:
-        kb = svc.kb()
-        with svc.kb_lock:
+        with svc.using_kb() as kb:
             found = kb.lookup(code, day).to_dict()
         return s.CodeLookupOut.model_validate(found)
 

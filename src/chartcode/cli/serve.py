@@ -33,7 +33,7 @@ def db_upgrade(db: DbOption = None, fmt: codesets.FormatOption = Format.text) ->
         engine = store_db.make_engine(db)
         store_db.upgrade(engine)
         revision = store_db.current_revision(engine)
-        where = engine.url.render_as_string(hide_password=True)
+        where = store_db.display_url(engine)
     render(
         fmt,
         {"database": where, "revision": revision},
@@ -55,6 +55,7 @@ def serve(
 
     from chartcode.api.app import Settings, create_app, real_coder
     from chartcode.review import demo as demo_data
+    from chartcode.store.db import display_url
     from chartcode.store.errors import DemoDataError
 
     with handle_errors(Format.text):
@@ -75,11 +76,11 @@ def serve(
             settings.coder_factory = lambda _path: coder
         app = create_app(settings)
         services = app.state.services
-        where = services.engine.url.render_as_string(hide_password=True)
+        where = display_url(services.engine)
         if demo:
             with services.sessions() as session:
                 passwords = demo_data.create_demo_users(session)
-                results = demo_data.load_demo(session, app.state.services.coder())
+                results = demo_data.load_demo(session, services.coder())
             console.print(f"demo database: {where}")
             for name, password in passwords.items():
                 shown = password if password is not None else "(existing user, password unchanged)"

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
 from chartcode.review.audit import record
@@ -116,7 +116,3 @@ def user_for_token(db: DbSession, token: str) -> tuple[User, str]:
 
 def list_users(db: DbSession) -> list[User]:
     return list(db.scalars(select(User).order_by(User.id)))
-
-
-def find_users(db: DbSession, names: list[str]) -> list[User]:
-    return list(db.scalars(select(User).where(or_(*(User.username == n for n in names)))))

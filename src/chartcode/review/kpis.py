@@ -138,14 +138,14 @@ def compute(db: DbSession, first: date | None = None, last: date | None = None) 
         )
     total_hours = sum(hours.values())
 
-    latest = (
-        select(func.max(Claim.id)).where(*period.where(Claim.created_at)).group_by(Claim.encounter_id)
-    ).scalar_subquery()
-    claim_ids = list(db.scalars(select(Claim.id).where(Claim.id.in_(latest))))
+    # each encounter's latest checked claim, counted in the database (no id list bound back as parameters)
+    latest = select(func.max(Claim.id)).where(*period.where(Claim.created_at)).group_by(Claim.encounter_id)
+    n_claims = db.scalar(select(func.count()).select_from(latest.subquery())) or 0
     n_findings = (
-        db.scalar(select(func.count(ClaimFinding.id)).where(ClaimFinding.claim_id.in_(claim_ids))) or 0
-        if claim_ids
-        else 0
+        db.scalar(
+            select(func.count(ClaimFinding.id)).where(ClaimFinding.claim_id.in_(latest.scalar_subquery()))
+        )
+        or 0
     )
     remits = list(db.scalars(select(Remit).where(*period.where(Remit.received_at))))
     remit_figures = _remit_kpis(remits)
@@ -163,8 +163,8 @@ def compute(db: DbSession, first: date | None = None, last: date | None = None) 
         "acceptance_rate": _rate(counts["accept"], len(judged)),
         "modification_rate": _rate(counts["modify"], len(judged)),
         "rejection_rate": _rate(counts["reject"], len(judged)),
-        "claims": len(claim_ids),
-        "edit_rate": round(n_findings / len(claim_ids), 4) if claim_ids else None,
+        "claims": n_claims,
+        "edit_rate": round(n_findings / n_claims, 4) if n_claims else None,
         "remits": len(remits),
         **remit_figures,
         "by_day": [{"day": d.isoformat(), **v} for d, v in sorted(by_day.items())],

@@ -289,7 +289,8 @@ def post_835(db: DbSession, actor: User | None, remits: list[Remittance]) -> Pos
         for _payment in remit.claims:
             result = next(results)
             claim_rows.append(_store_claim(db, row, result, encounters, now, summary))
-        for remit_row in claim_rows:
+        snapshots = [_remit_snapshot(r) for r in claim_rows]
+        for remit_row, snapshot in zip(claim_rows, snapshots, strict=True):
             if remit_row.encounter_id is not None:
                 touched.add(remit_row.encounter_id)
                 record(
@@ -299,7 +300,7 @@ def post_835(db: DbSession, actor: User | None, remits: list[Remittance]) -> Pos
                     "remit",
                     remit_row.id,
                     None,
-                    _remit_snapshot(remit_row),
+                    snapshot,
                     encounter_id=remit_row.encounter_id,
                 )
         record(
@@ -314,7 +315,7 @@ def post_835(db: DbSession, actor: User | None, remits: list[Remittance]) -> Pos
                 "trace_number": row.trace_number,
                 "payment_date": row.payment_date,
                 "payment_amount": _money(row.payment_amount),
-                "claims": [_remit_snapshot(r) for r in claim_rows],
+                "claims": snapshots,
             },
         )
     summary.encounters = sorted(touched)

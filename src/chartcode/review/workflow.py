@@ -142,13 +142,16 @@ def classify_code(text: str, prefer: str | None = None) -> tuple[str, str, str]:
     )
 
 
+def reported_code(s: Suggestion) -> str | None:
+    """The code a suggestion reports: accepted and added as suggested, modified as changed; else None."""
+    return s.final_code if s.status == "modified" else s.code if s.status in ("accepted", "added") else None
+
+
 def final_codes(enc: Encounter) -> list[str]:
-    """The codes the coder reports: accepted and added as suggested, modified as changed; rejected dropped."""
+    """The codes the coder reports, each once, in suggestion order (rejected and undecided dropped)."""
     out: list[str] = []
     for s in enc.suggestions:
-        code = (
-            s.final_code if s.status == "modified" else s.code if s.status in ("accepted", "added") else None
-        )
+        code = reported_code(s)
         if code and code not in out:
             out.append(code)
     return out
@@ -231,6 +234,14 @@ def _claim_version(db: DbSession, enc: Encounter, version: int, actor: User | No
             "reload to see their change and apply yours again."
         )
     db.refresh(enc)
+
+
+def _move(enc: Encounter, status: str, actor: User | None, at: datetime) -> None:
+    """A status change outside the coder's compare-and-set writes: the version still goes up (in SQL)."""
+    enc.status = status
+    enc.version = Encounter.version + 1
+    enc.updated_at = at
+    enc.updated_by = actor.id if actor else None
 
 
 # --- intake ----------------------------------------------------------------------------------
@@ -363,6 +374,7 @@ def intake(
     db.flush()
     suggested = _merge(s for doc, res in zip(docs, results, strict=True) for s in _suggestions(res, doc.id))
     releases = {res.release for res in results}
+    release = next(iter(releases)) if len(releases) == 1 else enc.release
     for s in suggested:
         db.add(
             Suggestion(
@@ -376,7 +388,7 @@ def intake(
                 rationale=s.rationale,
                 evidence=s.evidence,
                 details=s.details,
-                release=next(iter(releases)) if len(releases) == 1 else enc.release,
+                release=release,
             )
         )
     db.flush()
@@ -442,6 +454,23 @@ def _open_for_decisions(enc: Encounter) -> None:
         )
 
 
+def _add_decision(db: DbSession, enc: Encounter, s: Suggestion, actor: User | None, action: str) -> None:
+    """The decision row for ``s`` as it now stands; a new encounter moves to review."""
+    db.add(
+        Decision(
+            encounter_id=enc.id,
+            suggestion_id=s.id,
+            user_id=actor.id if actor else None,
+            action=action,
+            code=s.final_code,
+            reason=s.reason,
+            at=utcnow(),
+        )
+    )
+    if enc.status == "new":
+        enc.status = "in_review"
+
+
 def decide(
     db: DbSession,
     actor: User | None,
@@ -473,19 +502,7 @@ def decide(
     s.status = {"accept": "accepted", "modify": "modified", "reject": "rejected"}[action]
     s.final_code = new_code if action == "modify" else (s.code if action == "accept" else None)
     s.reason = reason.strip() if reason else None
-    db.add(
-        Decision(
-            encounter_id=enc.id,
-            suggestion_id=s.id,
-            user_id=actor.id if actor else None,
-            action=action,
-            code=s.final_code,
-            reason=s.reason,
-            at=utcnow(),
-        )
-    )
-    if enc.status == "new":
-        enc.status = "in_review"
+    _add_decision(db, enc, s, actor, action)
     if enc.assigned_to is None and actor is not None:
         enc.assigned_to = actor.id
     db.flush()
@@ -533,19 +550,7 @@ def add_code(
     )
     db.add(s)
     db.flush()
-    db.add(
-        Decision(
-            encounter_id=enc.id,
-            suggestion_id=s.id,
-            user_id=actor.id if actor else None,
-            action="add",
-            code=normalised,
-            reason=s.reason,
-            at=utcnow(),
-        )
-    )
-    if enc.status == "new":
-        enc.status = "in_review"
+    _add_decision(db, enc, s, actor, "add")
     db.flush()
     record(db, actor, "suggestion.add", "suggestion", s.id, None, suggestion_snapshot(s), encounter_id=enc.id)
     db.commit()
@@ -613,10 +618,7 @@ def create_query(
     db.add(q)
     before = encounter_snapshot(enc)
     if enc.status in ("new", "in_review"):
-        enc.status = "query"
-        enc.version = Encounter.version + 1
-        enc.updated_at = now
-        enc.updated_by = actor.id if actor else None
+        _move(enc, "query", actor, now)
     db.flush()
     record(db, actor, "query.create", "provider_query", q.id, None, query_snapshot(q), encounter_id=enc.id)
     if enc.status != before["status"]:
@@ -648,10 +650,7 @@ def update_query(
     )
     if enc.status == "query" and not still_open:
         enc_before = encounter_snapshot(enc)
-        enc.status = "in_review"
-        enc.version = Encounter.version + 1
-        enc.updated_at = q.updated_at
-        enc.updated_by = actor.id if actor else None
+        _move(enc, "in_review", actor, q.updated_at)
         db.flush()
         record(db, actor, "encounter.status", "encounter", enc.id, enc_before, encounter_snapshot(enc))
     db.commit()
@@ -683,9 +682,7 @@ def build_claim(enc: Encounter, payer: dict[str, str] | None = None) -> dict[str
     lines: list[tuple[dict[str, Any], list[str]]] = []
     renamed: dict[str, str] = {}
     for s in enc.suggestions:
-        code = (
-            s.final_code if s.status == "modified" else s.code if s.status in ("accepted", "added") else None
-        )
+        code = reported_code(s)
         if code is None:
             continue
         if s.system == "ICD-10-CM":
@@ -732,24 +729,16 @@ def check_encounter(
     """Run the claim scrubber (``run_check``: claim dict → finding dicts) and store the claim and findings."""
     enc = get_encounter(db, encounter_id)
     claim = build_claim(enc)
-    findings = [dict(NO_LINES)] if not claim["lines"] else run_check(claim)
+    checked = [dict(NO_LINES)] if not claim["lines"] else run_check(claim)
+    findings = [  # one claim line per stored finding: its own, else the first of those it names
+        {k: f[k] for k in ("rule", "severity", "message", "fix", "citation")}
+        | {"line": f.get("line", (f.get("lines") or [None])[0])}
+        for f in checked
+    ]
     row = Claim(encounter_id=enc.id, data=claim, created_at=utcnow())
     db.add(row)
     db.flush()
-    for f in findings:
-        lines = f.get("lines") or []
-        line = f.get("line", lines[0] if lines else None)
-        db.add(
-            ClaimFinding(
-                claim_id=row.id,
-                rule=f["rule"],
-                severity=f["severity"],
-                message=f["message"],
-                fix=f["fix"],
-                citation=f["citation"],
-                line=line,
-            )
-        )
+    db.add_all(ClaimFinding(claim_id=row.id, **f) for f in findings)
     record(
         db,
         actor,
@@ -764,17 +753,7 @@ def check_encounter(
         encounter_id=enc.id,
     )
     db.commit()
-    return [
-        {
-            "rule": f["rule"],
-            "severity": f["severity"],
-            "message": f["message"],
-            "fix": f["fix"],
-            "citation": f["citation"],
-            "line": f.get("line", (f.get("lines") or [None])[0]),
-        }
-        for f in findings
-    ]
+    return findings
 
 
 def latest_claim(db: DbSession, encounter_id: int) -> Claim | None:
@@ -809,10 +788,7 @@ def sample_for_review(
         if e.id not in chosen:
             continue
         before = encounter_snapshot(e)
-        e.status = "second_review"
-        e.version = Encounter.version + 1
-        e.updated_at = now
-        e.updated_by = actor.id if actor else None
+        _move(e, "second_review", actor, now)
         db.flush()
         record(
             db,
@@ -857,10 +833,7 @@ def audit_encounter(
         at=utcnow(),
     )
     db.add(verdict)
-    enc.status = "audited"
-    enc.version = Encounter.version + 1
-    enc.updated_at = verdict.at
-    enc.updated_by = actor.id if actor else None
+    _move(enc, "audited", actor, verdict.at)
     db.flush()
     record(
         db,

@@ -85,7 +85,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             command.upgrade(config, revision)
     except OperationalError as exc:
         raise StoreError(
-            f"cannot open or migrate the database at {_safe(engine)} ({type(exc.orig).__name__}).",
+            f"cannot open or migrate the database at {display_url(engine)} ({type(exc.orig).__name__}).",
             "check that the server is running and the URL, user and password are right.",
         ) from None
 
@@ -105,6 +105,6 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-def _safe(engine: Engine) -> str:
+def display_url(engine: Engine) -> str:
     """The URL without its password, for messages."""
     return engine.url.render_as_string(hide_password=True)
