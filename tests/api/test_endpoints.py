@@ -123,6 +123,22 @@ def test_field_level_422s(api: Api) -> None:
     assert _loc(api.client.get("/api/kpis?from=2026-02-30", headers=h)) == [("query", "from")]
 
 
+def test_field_errors_do_not_echo_the_rejected_values(api: Api) -> None:
+    """FastAPI echoes the rejected input by default; it can be note text, a name or a password."""
+    h = api.headers("admin")
+    bad = {
+        "setting": MARKER,
+        "patient": {"sex": MARKER, "age": MARKER},
+        "documents": [{"text": MARKER, "kind": 7}],
+    }
+    r = api.client.post("/api/encounters", json=bad, headers=h)
+    assert r.status_code == 422 and MARKER not in r.text
+    assert {e["loc"][1] for e in r.json()["detail"]} >= {"setting", "patient"}
+    assert all(set(e) == {"loc", "msg", "type"} for e in r.json()["detail"])
+    r = api.client.post("/api/auth/login", json={"username": [MARKER], "password": {MARKER: 1}})
+    assert r.status_code == 422 and MARKER not in r.text
+
+
 def test_workflow_errors_are_422_in_the_same_shape_with_the_fix(api: Api) -> None:
     h = api.headers("coder")
     enc = api.encounter()

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select, text
@@ -135,6 +136,12 @@ def _status_of(exc: ChartcodeError) -> int:
     if isinstance(exc, CoderFailedError):
         return 500
     return 422
+
+
+def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """FastAPI's field-level errors without the ``input`` (and ``ctx``/``url``) it echoes by default: the
+    rejected value can be note text, a patient's name or a password, and never goes back to the client."""
+    return [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
 
 
 def _error_response(exc: ChartcodeError) -> JSONResponse:
@@ -917,6 +924,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(ChartcodeError)
     async def _chartcode_error(request: Request, exc: ChartcodeError) -> JSONResponse:
         return _error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _field_errors(exc)}, status_code=422)
 
     router = APIRouter(prefix="/api")
     _routes(router)
