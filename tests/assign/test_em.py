@@ -582,7 +582,7 @@ def test_malformed_billed_code_is_an_error(billed: str) -> None:
     with pytest.raises(EmBilledCodeError) as info:
         level_em(load_document(MODERATE), OUT, billed=billed)
     assert info.value.code == "CC401" and isinstance(info.value, InputError)
-    assert info.value.fix
+    assert f"{billed!r} (--billed-em / billed_em)" in str(info.value) and info.value.fix
 
 
 # --- output shape --------------------------------------------------------------------------------

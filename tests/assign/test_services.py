@@ -13,14 +13,17 @@ import pytest
 from chartcode.assign.api import CodingOptions, CodingResult
 from chartcode.assign.coder import Coder
 from chartcode.assign.services import (
+    CatalogueError,
     CodedService,
     DrugCode,
     catalogue,
     choose_drug_codes,
     drug_units,
+    load_catalogue,
     parse_drug_descriptor,
 )
 from chartcode.codesets.kb import KnowledgeBase
+from chartcode.errors import InputError
 
 DAY = date(2024, 8, 15)
 
@@ -123,6 +126,59 @@ def test_catalogue_has_no_descriptor_text_and_every_cpt_is_a_code_number() -> No
     assert "AMA" not in text or "No AMA descriptor text" in raw["about"]
     for entry in raw["services"] + raw["vaccines"]:
         assert entry["code"].isdigit() and len(entry["code"]) == 5
+
+
+_SYNONYMS = {
+    "format": "chartcode-drug-synonyms",
+    "version": 1,
+    "synonyms": {"kenalog": "triamcinolone"},
+    "not_separately_billed": ["lidocaine"],
+}
+
+
+def _damaged(tmp_path: Path, name: str, edit: str) -> Path:
+    """A copy of the packaged services data file ``name`` with one defect."""
+    data = json.loads(json.dumps(catalogue().raw if name == "catalogue" else _SYNONYMS))
+    if edit == "format":
+        data["format"] = "something-else"
+    elif edit == "missing":
+        del data["imaging" if name == "catalogue" else "synonyms"]
+    elif edit == "nested":
+        del data["imaging"]["cues"]
+    elif edit == "dx":
+        data["repair"]["dx"] = "S0"
+    path = tmp_path / f"{name}.json"
+    path.write_text("{" if edit == "json" else json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_load_catalogue_reads_the_files_given(tmp_path: Path) -> None:
+    synonyms = tmp_path / "synonyms.json"
+    synonyms.write_text(json.dumps(_SYNONYMS), encoding="utf-8")
+    cat = load_catalogue(None, synonyms)
+    assert cat.synonyms == {"kenalog": "triamcinolone"} and cat.no_bill == frozenset({"lidocaine"})
+    assert cat.raw == catalogue().raw
+
+
+@pytest.mark.parametrize(
+    ("name", "edit", "expected"),
+    [
+        ("catalogue", "json", "catalogue.json is not valid JSON (Expecting property name"),
+        ("catalogue", "format", "catalogue.json: format: must be 'chartcode-procedure-catalogue'"),
+        ("catalogue", "missing", "catalogue.json: top level: missing key 'imaging'"),
+        ("catalogue", "nested", "a field is missing or malformed (KeyError: 'cues')"),
+        ("catalogue", "dx", "(TypeError: repair.dx must be a list of ICD-10-CM code prefixes)"),
+        ("synonyms", "missing", "synonyms.json: top level: missing key 'synonyms'"),
+    ],
+)
+def test_a_damaged_services_data_file_names_the_file_and_field(
+    tmp_path: Path, name: str, edit: str, expected: str
+) -> None:
+    path = _damaged(tmp_path, name, edit)
+    with pytest.raises(CatalogueError) as info:
+        load_catalogue(path, None) if name == "catalogue" else load_catalogue(None, path)
+    assert info.value.code == "CC405" and isinstance(info.value, InputError)
+    assert expected in str(info.value) and info.value.fix == "reinstall chartcode or restore the file."
 
 
 # --- the coder end to end -------------------------------------------------------------------------

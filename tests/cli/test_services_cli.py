@@ -88,3 +88,5 @@ def test_billed_em_above_the_documentation_is_flagged(full_kb: KnowledgeBase) ->
     assert em["code"] != "99215" and "EM-UPCODE-RISK" in [f["id"] for f in em["flags"]]
     bad = runner.invoke(app, [*args[:-1], "99215-25"], input=note)
     assert bad.exit_code != 0 and "Traceback" not in bad.output
+    assert "CC401" in bad.output and "'99215-25' (--billed-em / billed_em)" in bad.output
+    assert "e.g. 99214 (no modifiers or spaces)" in bad.output

@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -495,15 +495,12 @@ def _sort(evidence: Iterable[Evidence]) -> tuple[Evidence, ...]:
 
 
 class _Reading:
-    """Everything level_em needs from one document."""
+    """Everything level_em needs from one document. The cue mentions are found on first use: most notes
+    that are no E/M visit are settled by their sections and family patterns alone."""
 
     def __init__(self, doc: Document, rules: EmRules) -> None:
         self.doc = doc
         self.rules = rules
-        self.mentions = find_mentions(doc, rules.matcher)
-        self.by_sentence: dict[int, list[Mention]] = {}
-        for m in self.mentions:
-            self.by_sentence.setdefault(m.sentence, []).append(m)
         # section of each sentence: the text layer's, or a SOAP/MDM header it does not know ("A:", "MDM:")
         bounds = [(sec.start, sec.name) for sec in doc.sections]
         bounds.extend(
@@ -518,6 +515,17 @@ class _Reading:
                 k += 1
             self.sections.append(bounds[k][1] if k >= 0 else None)
         self.section_names = {name for name in self.sections if name is not None}
+
+    @cached_property
+    def mentions(self) -> tuple[Mention, ...]:
+        return find_mentions(self.doc, self.rules.matcher)
+
+    @cached_property
+    def by_sentence(self) -> dict[int, list[Mention]]:
+        out: dict[int, list[Mention]] = {}
+        for m in self.mentions:
+            out.setdefault(m.sentence, []).append(m)
+        return out
 
     def lookup(self, m: Mention) -> tuple[_Cue | None, str | None]:
         key = phrase_key(m.term)
@@ -1278,7 +1286,7 @@ def _check_billed(billed: str | None) -> str | None:
     code = billed.strip().upper() if isinstance(billed, str) else ""
     if not _BILLED.fullmatch(code):
         raise EmBilledCodeError(
-            "The billed E/M code is not a 5-character CPT/HCPCS code.",
+            f"The billed E/M code {billed!r} (--billed-em / billed_em) is not a 5-character CPT/HCPCS code.",
             "pass the billed code as five characters, e.g. 99214 (no modifiers or spaces).",
         )
     return code

@@ -12,25 +12,25 @@ pair dropped, a rule that could not run) go to ``CodingResult.warnings`` with co
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from chartcode.assign.api import CodedDiagnosis, CodingOptions, CodingResult, Evidence
 from chartcode.assign.em import EmResult, level_em
 from chartcode.codesets import procedures as proc
 from chartcode.codesets.kb import KnowledgeBase
-from chartcode.errors import ChartcodeError, NoReleaseForDateError
+from chartcode.errors import ChartcodeError, InputError, NoReleaseForDateError
+from chartcode.rulefile import RuleFile
 from chartcode.text import Document
 
 
-class CatalogueError(ChartcodeError):
+class CatalogueError(InputError):
     """A services data file (procedure catalogue, drug synonyms) is malformed."""
 
     code = "CC405"
@@ -163,6 +163,11 @@ _TOES = {
     "little toe": 5,
     "small toe": 5,
 }
+_DIGIT_WORDS = tuple(
+    (re.compile(rf"\b{re.escape(word)}\b"), kind, n)
+    for table, kind in ((_TOES, "foot"), (_FINGERS, "hand"))
+    for word, n in table.items()
+)
 # F/T anatomic modifiers: left hand FA (thumb), F1-F4; right hand F5 (thumb), F6-F9; toes TA, T1-T4 / T5-T9
 _DIGIT_MODIFIER = {
     ("hand", "L"): ("FA", "F1", "F2", "F3", "F4"),
@@ -235,19 +240,40 @@ _LAB_DONE = re.compile(
 # --- data -----------------------------------------------------------------------------------------
 
 
-def _data(name: str, fmt: str) -> dict[str, Any]:
-    path = resources.files("chartcode.assign").joinpath(f"data/{name}")
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise CatalogueError(
-            f"data/{name} cannot be read ({exc}).", "reinstall chartcode or restore the file."
-        ) from None
-    if not isinstance(obj, dict) or obj.get("format") != fmt:
-        raise CatalogueError(
-            f"data/{name} is not a {fmt} file (field 'format').", "reinstall chartcode or restore the file."
-        )
-    return obj
+_CATALOGUE_FIX = "reinstall chartcode or restore the file."
+_CATALOGUE_KEYS = (
+    "skin_sites",
+    "repair",
+    "excision",
+    "debridement",
+    "joints",
+    "imaging",
+    "services",
+    "vaccines",
+    "vaccine_cues",
+    "vaccine_admin",
+    "preventive",
+    "injections",
+    "supplies",
+    "destruction",
+    "supply_cues",
+)
+
+
+def _data(name: str, fmt: str, required: Sequence[str], source: str | Path | None) -> dict[str, Any]:
+    """The packaged ``data/<name>`` (or ``source``), checked by the shared rules-file reader."""
+    return RuleFile(
+        source,
+        name,
+        fmt,
+        package="chartcode.assign",
+        error=CatalogueError,
+        label="Services data file",
+        file_fix=_CATALOGUE_FIX,
+        packaged_fix=_CATALOGUE_FIX,
+        required=required,
+        optional=None,
+    ).data
 
 
 def _cue_re(cues: Iterable[str]) -> re.Pattern[str]:
@@ -285,8 +311,20 @@ def _cue_words(cues: Iterable[str]) -> tuple[frozenset[str], ...]:
 
 @cache
 def catalogue() -> _Catalogue:
-    raw = _data("procedure_catalogue.json", "chartcode-procedure-catalogue")
-    drugs = _data("drug_synonyms.json", "chartcode-drug-synonyms")
+    """The packaged procedure catalogue and drug synonyms, read once."""
+    return load_catalogue()
+
+
+def load_catalogue(
+    catalogue_source: str | Path | None = None, synonyms_source: str | Path | None = None
+) -> _Catalogue:
+    """The catalogue read from the packaged files (or the files given), validated: a malformed file is a
+    :class:`CatalogueError` naming the file and the field."""
+    raw = _data(
+        "procedure_catalogue.json", "chartcode-procedure-catalogue", _CATALOGUE_KEYS, catalogue_source
+    )
+    drug_keys = ("synonyms", "not_separately_billed")
+    drugs = _data("drug_synonyms.json", "chartcode-drug-synonyms", drug_keys, synonyms_source)
     try:
         skin_site = {w.lower(): site for site, words in raw["skin_sites"].items() for w in words}
         gates = {
@@ -295,12 +333,16 @@ def catalogue() -> _Catalogue:
         }
         for key in ("services", "vaccines", "supplies"):
             gates[key] = _cue_words(c for entry in raw[key] for c in entry["cues"])
+        for key in ("repair", "excision", "debridement", "destruction", "joints"):
+            if not isinstance(raw[key]["dx"], list):
+                raise TypeError(f"{key}.dx must be a list of ICD-10-CM code prefixes")
         synonyms = {str(k).lower(): str(v).lower() for k, v in drugs["synonyms"].items()}
         no_bill = frozenset(str(w).lower() for w in drugs["not_separately_billed"])
     except (KeyError, TypeError, AttributeError) as exc:
         raise CatalogueError(
-            f"data/procedure_catalogue.json or data/drug_synonyms.json lacks the field {exc}.",
-            "reinstall chartcode or restore the file.",
+            f"Services data file procedure_catalogue.json or drug_synonyms.json: a field is missing or "
+            f"malformed ({type(exc).__name__}: {exc}).",
+            _CATALOGUE_FIX,
         ) from None
     return _Catalogue(raw, skin_site, _cue_re(skin_site), gates, synonyms, no_bill)
 
@@ -507,6 +549,28 @@ class _Line:
         self.reasons.append(f"{text} [{rule}: {CITATIONS[rule]}]")
 
 
+def _addon(primary: _Line, code: str, label: str, units: int, why: str) -> _Line:
+    """The add-on line of ``primary`` (same kind, evidence, site, side, sentence and diagnoses) for the
+    ``units`` beyond what the primary code covers."""
+    add = _Line(
+        code,
+        primary.system,
+        label,
+        primary.kind,
+        list(primary.evidence),
+        [],
+        units=units,
+        site=primary.site,
+        side=primary.side,
+        sentence=primary.sentence,
+        section=primary.section,
+        dx=primary.dx,
+        rank=primary.rank,
+    )
+    add.why("SVC-CATALOGUE", why)
+    return add
+
+
 class _Note:
     def __init__(self, doc: Document, options: CodingOptions) -> None:
         self.doc = doc
@@ -515,6 +579,7 @@ class _Note:
         self.options = options
         self.facility = options.setting == "inpatient" or bool(_FACILITY.search(self.low))
         self.rows = [(s.index, s.start, s.end, s.section) for s in doc.sentences if not s.is_header]
+        self.row_of = {row[0]: k for k, row in enumerate(self.rows)}  # sentence index -> position in rows
 
     def sentence_span(self, offset: int) -> tuple[int, int, int, str | None]:
         s = self.doc.sentence_at(offset)
@@ -564,17 +629,13 @@ class _Note:
 
     def digit(self, s0: int, s1: int) -> tuple[str, int] | None:
         sent = self.low[s0:s1]
-        for table, kind in ((_TOES, "foot"), (_FINGERS, "hand")):
-            for word, n in table.items():
-                if re.search(rf"\b{re.escape(word)}\b", sent):
-                    return kind, n
-        return None
+        return next(((kind, n) for pattern, kind, n in _DIGIT_WORDS if pattern.search(sent)), None)
 
     def earlier(
         self, index: int, section: str | None, count: int = 3
     ) -> Iterator[tuple[int, int, int, str | None]]:
         """Up to ``count`` sentences before sentence ``index`` in the same section, nearest first."""
-        k = next((i for i, row in enumerate(self.rows) if row[0] == index), None)
+        k = self.row_of.get(index)
         if k is None:
             return
         for row in reversed(self.rows[max(0, k - count) : k]):
@@ -876,7 +937,7 @@ def _repair_lines(wounds: Sequence[_Wound], cat: _Catalogue, note: _Note, what: 
             side=first.side,
             sentence=first.sentence,
             section=first.section,
-            dx=("S0", "S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9", "T14", "D", "C", "L"),
+            dx=tuple(raw["dx"]),
             rank=_RANK[complexity],
         )
         told = "; ".join(
@@ -890,23 +951,8 @@ def _repair_lines(wounds: Sequence[_Wound], cat: _Catalogue, note: _Note, what: 
         out.append(line)
         if complexity == "complex" and total > 7.5 and fam.get("addon"):
             extra = math.ceil((total - 7.5) / 5.0 - 1e-9)
-            add = _Line(
-                fam["addon"],
-                "CPT",
-                f"complex repair, {group}, each further 5 cm",
-                "repair",
-                list(line.evidence),
-                [],
-                units=extra,
-                site=line.site,
-                side=line.side,
-                sentence=line.sentence,
-                section=line.section,
-                dx=line.dx,
-                rank=line.rank,
-            )
-            add.why("SVC-CATALOGUE", f"add-on for {total - 7.5:g} cm beyond 7.5 cm: {extra} unit(s) of 5 cm")
-            out.append(add)
+            why = f"add-on for {total - 7.5:g} cm beyond 7.5 cm: {extra} unit(s) of 5 cm"
+            out.append(_addon(line, fam["addon"], f"complex repair, {group}, each further 5 cm", extra, why))
     return out
 
 
@@ -1044,7 +1090,7 @@ def _excisions(note: _Note, cat: _Catalogue, diagnoses: Sequence[CodedDiagnosis]
             side=note.laterality(p0, p1, sm.start()),
             sentence=idx,
             section=sec,
-            dx=("C43", "C44", "D03", "D04", "D22", "D23", "D48.5", "D49.2", "L82", "L72", "L98"),
+            dx=tuple(raw["dx"]),
         )
         how = (
             "as documented"
@@ -1149,20 +1195,8 @@ def _destruction(note: _Note, cat: _Catalogue) -> list[_Line]:
         first.why("SVC-CATALOGUE", f"{count} premalignant lesion(s) destroyed: first lesion")
         out = [first]
         if count > 1:
-            more = _Line(
-                raw["additional"],
-                "CPT",
-                labels[raw["additional"]],
-                "destruction",
-                list(evs),
-                [],
-                units=count - 1,
-                sentence=idx,
-                section=sec,
-                dx=dx,
-            )
-            more.why("SVC-CATALOGUE", f"lesions 2 through {count}: {count - 1} unit(s)")
-            out.append(more)
+            why = f"lesions 2 through {count}: {count - 1} unit(s)"
+            out.append(_addon(first, raw["additional"], labels[raw["additional"]], count - 1, why))
         return out
     return []
 
@@ -1199,29 +1233,15 @@ def _debridement(note: _Note, cat: _Catalogue) -> list[_Line]:
             side=note.laterality(s0, s1, found[1].start()) if found else None,
             sentence=idx,
             section=sec,
-            dx=("L89", "L97", "L98.4", "E08.62", "E10.62", "E11.62", "E13.62", "I70.2", "I83.0", "T81.3"),
+            dx=tuple(raw["dx"]),
             confidence=0.8 if area_m else 0.6,
         )
         line.why("SVC-CATALOGUE", f"deepest tissue removed: {depth['depth']}; area {area:g} sq cm")
         out.append(line)
         if area > 20.0:
             extra = math.ceil((area - 20.0) / 20.0 - 1e-9)
-            add = _Line(
-                depth["addon"],
-                "CPT",
-                depth["addon_label"],
-                "debridement",
-                list(line.evidence),
-                [],
-                units=extra,
-                site=line.site,
-                side=line.side,
-                sentence=idx,
-                section=sec,
-                dx=line.dx,
-            )
-            add.why("SVC-CATALOGUE", f"add-on for {area - 20.0:g} sq cm beyond the first 20: {extra} unit(s)")
-            out.append(add)
+            why = f"add-on for {area - 20.0:g} sq cm beyond the first 20: {extra} unit(s)"
+            out.append(_addon(line, depth["addon"], depth["addon_label"], extra, why))
     return out
 
 
@@ -1572,19 +1592,15 @@ class _Dose:
 def _drugs(
     note: _Note,
     cat: _Catalogue,
+    index: _DrugIndex,
     kb: KnowledgeBase,
     day: date | None,
     joints: Sequence[_Line],
     warnings: list[str],
 ) -> list[_Line]:
     """Drugs given at the visit: HCPCS code from the CMS descriptor of the documented drug, billing units
-    from the documented dose and the descriptor's dosage; with their administration codes."""
-    if note.facility:
-        return []  # drugs given in a facility are billed by the facility
-    release = kb.release_for("hcpcs-level2", day, nearest=True)
-    if release is None:
-        return []
-    index = drug_index(kb, release.id)
+    from the documented dose and the descriptor's dosage; with their administration codes. ``index``: the
+    drug names of the HCPCS release of the date of service."""
     joint_sentences = {note.sentence_span(e.start)[0]: j for j in joints for e in j.evidence}
     doses: dict[tuple[str, ...], list[_Dose]] = {}
     groups: dict[tuple[str, ...], list[DrugCode]] = {}
@@ -2238,11 +2254,9 @@ def find_services(
     words = set(_WORD.findall(note.low))
     gate = {key: any(cue <= words for cue in cues) for key, cues in cat.gates.items()}
     release = kb.release_for("hcpcs-level2", day, nearest=True)
-    drugs = (
-        not note.facility
-        and release is not None
-        and not words.isdisjoint(drug_index(kb, release.id).by_first)
-    )
+    # drugs given in a facility are billed by the facility, not on the physician claim
+    index = None if note.facility or release is None else drug_index(kb, release.id)
+    drugs = index is not None and not words.isdisjoint(index.by_first)
     if not drugs and not any(gate.values()):
         return (
             [],
@@ -2264,7 +2278,7 @@ def find_services(
     lines += _debridement(note, cat) if gate["debridement"] else []
     lines += _simple_services(note, cat) if gate["services"] else []
     lines += vaccines
-    lines += _drugs(note, cat, kb, day, joints, warnings) if drugs else []
+    lines += _drugs(note, cat, index, kb, day, joints, warnings) if index is not None and drugs else []
     lines += _supplies(note, cat) if gate["supplies"] and not note.facility else []
     lines = _check_valid(lines, kb, day, warnings)
     if not lines:
