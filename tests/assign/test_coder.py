@@ -387,3 +387,14 @@ def test_immunization_section_names_vaccines_not_conditions(raw_coder: Coder) ->
         "Tetanus up to date.\n"
     )
     assert not {"B01.9", "B19.10", "A35"} & set(codes(raw_coder, note))
+
+
+def test_evidence_is_in_text_order_whatever_the_hash_seed(coder: Coder) -> None:
+    # "brain death" also reaches G93.82 through "brain" and "death": three spans, two starting together;
+    # ordered by (start, end), never by set order (which changes with PYTHONHASHSEED)
+    text = "Declared brain death after the arrest."
+    result = coder.code(text, CodingOptions(policy="all-mentions"))
+    g93 = next(d for d in result.diagnoses if d.code == "G93.82")
+    spans = [(ev.start, ev.end) for ev in g93.evidence]
+    assert len(spans) >= 2 and len({s for s, _ in spans}) < len(spans)
+    assert spans == sorted(spans)

@@ -125,7 +125,7 @@ def test_raw_bytes_and_patient_options_reach_the_coder(
 
 
 def test_one_note_to_output_file(kb: Path, tmp_path: Path) -> None:
-    note, report = tmp_path / "note.txt", tmp_path / "res.json"
+    note, report = tmp_path / "note.txt", tmp_path / "new folder" / "res.json"  # the folder is created
     note.write_text("diabetes")
     code, out, _ = run("code", str(note), "--kb", str(kb), "--format", "json", "--output", str(report))
     assert code == 0 and out == ""

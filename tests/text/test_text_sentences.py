@@ -67,3 +67,22 @@ def test_low_level_splitter_with_header_spans() -> None:
         (0, 9, False),
         (10, 13, False),
     ]  # initial, then a sentence end
+
+
+def test_phrase_index_longest_match_norms_and_raw() -> None:
+    """``scan`` skips punctuation and stops at a phrase breaker; ``scan_raw`` matches tokens exactly."""
+    from chartcode.text.sentences import PhraseIndex, norm_word, phrase_key, raw_key, token_spans
+
+    text = "chronic kidney. disease, kidney disease h / o"
+    lows = [text[a:b].lower() for a, b in token_spans(text)]
+    norms = [norm_word(t) for t in lows]
+    index = PhraseIndex([(phrase_key(p), p) for p in ("kidney", "kidney disease", "chronic kidney disease")])
+    # "." is skipped inside a match, "," ends it: the 3-word phrase wins, then "kidney disease".
+    assert [(a, b, p) for a, b, p in index.scan(norms, 0, len(norms))] == [
+        (0, 4, "chronic kidney disease"),
+        (5, 7, "kidney disease"),
+    ]
+    raw = PhraseIndex([(raw_key(p), p) for p in ("h / o", "kidney")])
+    # Raw tokens: "." is a token, so "kidney ." is no phrase; "h / o" matches with its slash.
+    assert raw.scan_raw(lows, 0, len(lows)) == [(1, 2, "kidney"), (5, 6, "kidney"), (7, 10, "h / o")]
+    assert index.scan(norms, 5, 6) == [(5, 6, "kidney")]  # bounded by i1

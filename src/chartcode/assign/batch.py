@@ -65,7 +65,7 @@ class _RemoteError(ChartcodeError):
 
 def default_coder_factory(kb_path: Path | None = None) -> CoderLike:
     """The real coder on the knowledge base at ``kb_path`` (default: the installed one)."""
-    from chartcode.assign.coder import Coder  # type: ignore[import-not-found, unused-ignore]
+    from chartcode.assign.coder import Coder
     from chartcode.codesets.kb import open_kb
 
     coder: CoderLike = Coder(open_kb(kb_path))

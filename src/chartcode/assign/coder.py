@@ -199,8 +199,9 @@ class Coder:
             candidates.extend(self._unspecified_illness(anchor_mentions, candidates, lex))
         for m in find_mentions(doc, terms):
             candidates.extend(self._term_mention(m, lex))
-        candidates.extend(self._drug_mentions(doc, lex))
-        candidates.extend(self._long_term_drugs(doc, lex, options))
+        drugs = self._find_drugs(doc, lex)  # Table of Drugs substances, read once for both steps
+        candidates.extend(self._drug_mentions(doc, lex, drugs))
+        candidates.extend(self._long_term_drugs(doc, lex, drugs))
         resolved = [c for c in (self._billable(c, lex, day) for c in candidates) if c is not None]
         kept = _apply_policy(resolved, options, lambda c: self._history_code(c, lex, day))
         # calibration never vetoes a combination code the index reached through documented
@@ -291,7 +292,7 @@ class Coder:
                     code, where, rationale = _neoplasm_code(lex.neoplasm, neoplasm_see, window - own - used)
             if code is None:
                 continue
-            guideline = "I.A.15" if any(tree.nodes[p].title.lower() in CONNECTIVES for p in path) else None
+            guideline = "I.A.15" if any(tree.nodes[p].low in CONNECTIVES for p in path) else None
             cand = Candidate(
                 code=code,
                 mention=m,
@@ -351,7 +352,19 @@ class Coder:
 
     # --- Table of Drugs and Chemicals ---------------------------------------------------------
 
-    def _drug_mentions(self, doc: Document, lex: Lexicon) -> list[Candidate]:
+    def _find_drugs(self, doc: Document, lex: Lexicon) -> tuple[Mention, ...]:
+        """Mentions of the Table of Drugs and Chemicals' substances (the matcher is built once a release)."""
+        tree = lex.drug
+        if tree is None:
+            return ()
+        with self._lock:
+            matcher = self._drug_matchers.get(tree.release)
+            if matcher is None:
+                matcher = TermMatcher(tree.main_by_key)
+                self._drug_matchers[tree.release] = matcher
+        return find_mentions(doc, matcher)
+
+    def _drug_mentions(self, doc: Document, lex: Lexicon, drugs: tuple[Mention, ...]) -> list[Candidate]:
         """Poisoning, adverse effect and underdosing (Guideline I.C.19.e): the substance's row of the
         Table of Drugs and Chemicals, the column the note's words name. Only sentences that name one
         of those circumstances are read."""
@@ -359,15 +372,11 @@ class Coder:
         if tree is None:
             return []
         ts = doc.expanded.tokens
-        sentences = [k for k, (i0, i1) in enumerate(ts.sentences) if _DRUG_CUES & set(ts.norm[i0:i1])]
+        sentences = {k for k, (i0, i1) in enumerate(ts.sentences) if _DRUG_CUES & set(ts.norm[i0:i1])}
         if not sentences:
             return []
-        matcher = self._drug_matchers.get(tree.release)
-        if matcher is None:
-            matcher = TermMatcher(tree.main_by_key)
-            self._drug_matchers[tree.release] = matcher
         out: list[Candidate] = []
-        for m in find_mentions(doc, matcher):
+        for m in drugs:
             if m.sentence not in sentences:
                 continue
             words = _drug_context(ts, m)
@@ -397,7 +406,7 @@ class Coder:
                 )
         return out
 
-    def _long_term_drugs(self, doc: Document, lex: Lexicon, options: CodingOptions) -> list[Candidate]:
+    def _long_term_drugs(self, doc: Document, lex: Lexicon, drugs: tuple[Mention, ...]) -> list[Candidate]:
         """Long-term (current) drug therapy (Guideline I.C.21.c.3): a drug the patient takes maps to its
         Z79 status code through the drug's class in the Table of Drugs and Chemicals (data:
         long_term_drugs.json). The sentence must say the use is long-term or habitual, or the drug must be
@@ -407,13 +416,9 @@ class Coder:
         if tree is None:
             return []
         classes, cues = long_term_drug_rules()
-        matcher = self._drug_matchers.get(tree.release)
-        if matcher is None:
-            matcher = TermMatcher(tree.main_by_key)
-            self._drug_matchers[tree.release] = matcher
         ts = doc.expanded.tokens
         out: list[Candidate] = []
-        for m in find_mentions(doc, matcher):
+        for m in drugs:
             if _drug_context(ts, m) & _DRUG_CUES:
                 continue  # poisoning, adverse effect or underdosing: the Drug Table step codes it
             if (m.section or "") != "medications":
@@ -423,7 +428,7 @@ class Coder:
             for node_id in tree.main_by_key.get(m.normalized, [])[:1]:
                 node = tree.nodes[node_id]
                 adverse = json.loads(node.cells or "{}").get("Adverse effect") or ""
-                title = node.title.lower()
+                title = node.low
                 rule = next(
                     (
                         r
@@ -520,7 +525,7 @@ class Coder:
         if not history:
             return None
         branch = next(
-            (k for k in tree.nodes[history[0]].children if tree.nodes[k].title.lower().startswith(kind)), None
+            (k for k in tree.nodes[history[0]].children if tree.nodes[k].low.startswith(kind)), None
         )
         if branch is None:
             return None
@@ -646,7 +651,7 @@ def _drug_context(ts: TokenStream, m: Mention) -> set[str]:
         i -= 1
     j = last + 1
     while j <= min(i1 - 1, last + 2) and ts.norm[j] != BREAK:
-        if ts.norm[j] in _ADVERSE | _POISONING | _UNDERDOSING:
+        if ts.norm[j] in _DRUG_CUES:
             words.add(ts.norm[j])
         j += 1
     return words
@@ -818,7 +823,7 @@ def _best_path(
     best: tuple[list[int], frozenset[str], float] = ([], used, 0.0)
     for child_id in tree.nodes[node_id].children:
         child = tree.nodes[child_id]
-        title = child.title.lower()
+        title = child.low
         if title in CONNECTIVES:
             pool = (words | wide) - used  # linked conditions may be anywhere in the sentence (or note)
             for gc_id in child.children:
@@ -850,7 +855,7 @@ def _code_along(tree: IndexTree, path: list[int]) -> tuple[str | None, str, str]
     if not last.code and len(path) > 1:
         for child_id in last.children:
             child = tree.nodes[child_id]
-            if child.code and ("unspecified" in child.title.lower() or child.title.endswith(" NOS")):
+            if child.code and ("unspecified" in child.low or child.title.endswith(" NOS")):
                 where = tree.format_path(child_id)
                 return child.code, where, f"Index: {where} → {child.code}"
     for node_id in reversed(path):
@@ -863,8 +868,6 @@ def _code_along(tree: IndexTree, path: list[int]) -> tuple[str | None, str, str]
 
 def _neoplasm_code(tree: IndexTree, see: str, words: frozenset[str]) -> tuple[str | None, str, str]:
     """Neoplasm Table: the site the note names, the column the behaviour names."""
-    import json
-
     behaviour = "unspecified"
     low = see.lower()
     for key in ("in situ", "benign", "uncertain", "secondary", "malignant"):
@@ -950,7 +953,9 @@ def _choose_child(kids: list[str], lex: Lexicon, mention: Mention | None) -> str
     return kids[0]
 
 
-def _apply_policy(cands: list[Candidate], options: CodingOptions, history: object) -> list[Candidate]:
+def _apply_policy(
+    cands: list[Candidate], options: CodingOptions, history: Callable[[Candidate], Candidate | None]
+) -> list[Candidate]:
     out: list[Candidate] = []
     for c in cands:
         m = c.mention
@@ -963,7 +968,7 @@ def _apply_policy(cands: list[Candidate], options: CodingOptions, history: objec
             out.append(replace(c, status=status))
             continue
         if m.family or m.historical:
-            h = history(c)  # type: ignore[operator]
+            h = history(c)
             if h is not None:
                 out.append(h)
             continue
@@ -1105,9 +1110,11 @@ def _merge(
     out = []
     for code, group in by_code.items():
         best = max(group, key=lambda c: (c.confidence, c.score))
+        # by (start, end): ties on start alone would follow set order, which varies between runs
         evidence = tuple(
             sorted(
-                {Evidence(c.start, c.end, doc.text[c.start : c.end]) for c in group}, key=lambda e: e.start
+                {Evidence(c.start, c.end, doc.text[c.start : c.end]) for c in group},
+                key=lambda e: (e.start, e.end),
             )
         )
         rank = min(SECTION_RANK.get(c.mention.section or "", 5) for c in group)

@@ -276,6 +276,10 @@ class Node:
     phrase: str  # the title's phrase key when it holds a number (matched as a phrase, not as words)
     alts: tuple[frozenset[str], ...] = ()  # "femur, femoral": either form names the subterm
     children: list[int] = field(default_factory=list)
+    low: str = field(init=False, repr=False, compare=False)  # the title lower-cased (index walks)
+
+    def __post_init__(self) -> None:
+        self.low = self.title.lower()
 
 
 @dataclass
@@ -367,7 +371,7 @@ def title_alternatives(title: str, words: frozenset[str]) -> tuple[frozenset[str
     ("femur, femoral"), else all the title's words ("intracranial, benign")."""
     parts = [p.strip() for p in _PAREN.sub("", title).split(",") if p.strip()]
     if len(parts) > 1 and len({p.lower()[:3] for p in parts}) == 1:
-        return tuple(content_words(p) for p in parts if content_words(p))
+        return tuple(w for w in map(content_words, parts) if w)
     listed = _or_alternatives(_PAREN.sub("", title))
     if listed:
         return listed

@@ -177,6 +177,7 @@ def code(
             )
         return
     if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)  # as for a batch and an eval report
         with output.open("w", encoding="utf-8") as fh:
             if fmt == StreamFormat.json:
                 fh.write(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")

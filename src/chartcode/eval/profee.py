@@ -26,7 +26,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -293,8 +293,7 @@ def prediction_from_output(out: dict[str, Any]) -> Prediction:
 
 
 def options_for(note: GoldenNote, base: CodingOptions | None = None) -> CodingOptions:
-    """Coding options of a note: billing policy, its setting, date and patient; the billed E/M when the
-    options carry such a field."""
+    """Coding options of a note: billing policy, its setting, date and patient, and its billed E/M."""
     options = replace(
         base or CodingOptions(),
         policy="billing",
@@ -303,14 +302,7 @@ def options_for(note: GoldenNote, base: CodingOptions | None = None) -> CodingOp
         patient_age=note.patient.age if note.patient else None,
         patient_sex=note.patient.sex if note.patient else None,
     )
-    if note.billed_em:
-        names = {f.name for f in fields(options)}
-        for name in ("billed_em", "billed"):
-            if name in names:
-                extra: dict[str, Any] = {name: note.billed_em}
-                options = replace(options, **extra)
-                break
-    return options
+    return replace(options, billed_em=note.billed_em) if note.billed_em else options
 
 
 def run(notes: Sequence[GoldenNote], coder: CoderLike) -> tuple[list[Prediction], list[float]]:
@@ -443,8 +435,8 @@ def score_linkage(notes: Sequence[GoldenNote], preds: Sequence[Prediction]) -> d
                 continue
             n += 1
             expected_dx = {_undot(c) for c in exp.dx}
-            pointed = [_undot(c) for c in resolve_pointers(pred, got) if c]
             resolved = resolve_pointers(pred, got)
+            pointed = [_undot(c) for c in resolved if c]
             first = resolved[0] if resolved else None
             first_ok += first is not None and _undot(first) in expected_dx
             covers_ok += _undot(exp.dx[0]) in pointed

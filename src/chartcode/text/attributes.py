@@ -79,8 +79,6 @@ class Attributes:
 
 EMPTY = Attributes()
 
-_LEXICON_KINDS = ("site", "organism", "drug", "substance", "device", "external")
-
 
 class AttributeLexicon:
     """Sites, organisms, drugs, substances, devices and external causes from ``attributes.json``."""

@@ -141,54 +141,36 @@ class PhraseIndex(Generic[T]):
 
     def scan(self, norms: Sequence[str], i0: int, i1: int) -> list[tuple[int, int, T]]:
         """Non-overlapping longest matches ``(first, last + 1, payload)`` over ``norms[i0:i1]``."""
-        table = self.table
-        out: list[tuple[int, int, T]] = []
-        i = i0
-        while i < i1:
-            norm = norms[i]
-            if not norm or norm == BREAK or norm not in table:
-                i += 1
-                continue
-            key = norm
-            payload = table[key]
-            best = (i + 1, payload) if payload is not None else None
-            j = i + 1
-            while j < i1:
-                nxt = norms[j]
-                if not nxt:
-                    j += 1
-                    continue
-                if nxt == BREAK:
-                    break
-                key = key + " " + nxt
-                if key not in table:
-                    break
-                j += 1
-                payload = table[key]
-                if payload is not None:
-                    best = (j, payload)
-            if best is None:
-                i += 1
-                continue
-            out.append((i, best[0], best[1]))
-            i = best[0]
-        return out
+        return self._longest(norms, i0, i1, "", BREAK)
 
     def scan_raw(self, lows: Sequence[str], i0: int, i1: int) -> list[tuple[int, int, T]]:
         """Like :meth:`scan` over exact lower-case tokens, punctuation included."""
+        return self._longest(lows, i0, i1, None, None)
+
+    def _longest(
+        self, toks: Sequence[str], i0: int, i1: int, skip: str | None, stop: str | None
+    ) -> list[tuple[int, int, T]]:
+        """Longest matches over ``toks[i0:i1]``: tokens equal to ``skip`` are passed over (never
+        start a match), a token equal to ``stop`` ends any match (``None``: no such token)."""
         table = self.table
         out: list[tuple[int, int, T]] = []
         i = i0
         while i < i1:
-            key = lows[i]
-            if key not in table:
+            key = toks[i]
+            if key not in table or key in (skip, stop):
                 i += 1
                 continue
             payload = table[key]
             best = (i + 1, payload) if payload is not None else None
             j = i + 1
             while j < i1:
-                key = key + " " + lows[j]
+                nxt = toks[j]
+                if nxt == skip:
+                    j += 1
+                    continue
+                if nxt == stop:
+                    break
+                key = key + " " + nxt
                 if key not in table:
                     break
                 j += 1
