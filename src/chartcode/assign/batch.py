@@ -189,11 +189,13 @@ def parse_line(raw: Line, line: int, defaults: CodingOptions) -> tuple[str | int
             ) from None
     billed = obj.get("billed_em")
     if billed is not None:
-        if not isinstance(billed, str) or not (len(billed.strip()) == 5 and billed.strip().isdigit()):
-            raise fail(
-                'field "billed_em" must be a 5-digit E/M code.', 'write it like "99214", or leave it out.'
-            )
-        options = replace(options, billed_em=billed.strip())
+        from chartcode.assign.em import EmBilledCodeError, check_billed_em
+
+        try:
+            options = replace(options, billed_em=check_billed_em(billed if isinstance(billed, str) else ""))
+        except EmBilledCodeError as exc:
+            fix = exc.fix or 'write it like "99214", or leave it out.'
+            raise fail('field "billed_em" is not a 5-character CPT/HCPCS code.', fix) from None
     patient = obj.get("patient")
     if patient is not None:
         if not isinstance(patient, dict):

@@ -1118,7 +1118,7 @@ def level_em(
     (``EM-UPCODE-RISK``), below (``EM-DOWNCODE-RISK``) or in another family (``EM-FAMILY-MISMATCH``).
     """
     rules = rules or default_em_rules()
-    billed_code = _check_billed(billed)
+    billed_code = check_billed_em(billed)
     original = doc.text
     doc = _problem_hashes_as_items(doc, rules)
     reading = _Reading(doc, rules)
@@ -1280,7 +1280,8 @@ def _code_for_time(family: _Family, minutes: int | None) -> _Code | None:
 _BILLED = re.compile(r"[0-9A-Z]\d{3}[0-9A-Z]")
 
 
-def _check_billed(billed: str | None) -> str | None:
+def check_billed_em(billed: str | None) -> str | None:
+    """The billed E/M code, upper-cased, or :class:`EmBilledCodeError` when it is not five characters."""
     if billed is None:
         return None
     code = billed.strip().upper() if isinstance(billed, str) else ""
